@@ -1,0 +1,1 @@
+"""The MNIST pipeline's stages (prepare, train, evaluate, visualize) and the modules they share."""

@@ -1,0 +1,53 @@
+"""The entry point every stage shares: arguments, one-line errors, unbuffered output."""
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from stages.errors import PipelineError
+
+DEBUG_ENV = "MNIST_DEBUG"
+
+
+def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the options that every stage takes."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog=f"Set {DEBUG_ENV}=1 to see the full traceback of an error.",
+    )
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="parameters file (default: %(default)s)",
+    )
+    return parser.parse_args(argv)
+
+
+def run_stage(name: str, main: Callable[[], None]) -> None:
+    """Run a stage's main, turning expected failures into one line on stderr.
+
+    Output is line-buffered so that progress shows up live when DVC captures it.
+    """
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        main()
+    except PipelineError as error:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"{name}: error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; earlier outputs are intact", file=sys.stderr)
+        sys.exit(130)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """Unwind like Ctrl-C does, so that temporary files are removed on the way out."""
+    print("terminated; earlier outputs are intact", file=sys.stderr)
+    sys.exit(128 + signum)

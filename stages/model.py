@@ -1,0 +1,54 @@
+"""The classifier: built from params, trained deterministically, fed the same way everywhere."""
+
+import os
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from stages.params import TrainParams  # noqa: E402
+
+
+def seed_everything(seed: int) -> None:
+    """Make training a pure function of params and seed: same inputs, same weights, same metrics."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels to float32 in [0, 1], done once per split rather than once per batch."""
+    return images.astype(np.float32) / np.float32(255)
+
+
+def build_model(params: TrainParams, image_shape: tuple[int, ...], n_classes: int) -> keras.Model:
+    """A multilayer perceptron; the default params give the reference 784-256-128-10 sigmoid net."""
+    model = keras.Sequential(name="mlp")
+    model.add(keras.Input(shape=image_shape))
+    model.add(keras.layers.Flatten())
+    for units in params.hidden_units:
+        model.add(keras.layers.Dense(units, activation=params.hidden_activation))
+        if params.dropout:
+            model.add(keras.layers.Dropout(params.dropout))
+    model.add(keras.layers.Dense(n_classes, activation=params.output_activation))
+    model.compile(
+        optimizer=make_optimizer(params),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def make_optimizer(params: TrainParams) -> keras.optimizers.Optimizer:
+    if params.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=params.learning_rate)
+    if params.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=params.learning_rate, momentum=params.momentum)
+    return keras.optimizers.RMSprop(learning_rate=params.learning_rate, momentum=params.momentum)
+
+
+def load_model(path: os.PathLike) -> keras.Model:
+    """Load a .keras model in safe mode: no arbitrary code from the file is run."""
+    return keras.models.load_model(path, safe_mode=True)

@@ -1,0 +1,18 @@
+"""Where every artifact lives, relative to the project root; dvc.yaml declares the same paths."""
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+RAW_DIR = Path("data/raw")
+PREPARED_DIR = Path("data/prepared")
+MODEL = Path("models/model.keras")
+TRAIN_LOG_DIR = Path("metrics/train")
+TEST_METRICS = Path("metrics/test.json")
+PER_CLASS_METRICS = Path("metrics/per_class.json")
+PREDICTIONS = Path("data/predictions.csv")
+PLOTS_DIR = Path("plots")
+
+
+def prepared_split(name: str) -> Path:
+    """The .npz file of one split: train, val or test."""
+    return PREPARED_DIR / f"{name}.npz"
