@@ -32,6 +32,7 @@ def _current_umask() -> int:
 
 # mkstemp creates files readable by the owner only; outputs get the usual mode.
 _FILE_MODE = 0o666 & ~_current_umask()
+_DIR_MODE = 0o777 & ~_current_umask()
 
 
 @contextmanager
@@ -56,6 +57,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    temp.chmod(_DIR_MODE)
     try:
         yield temp
         shutil.rmtree(target, ignore_errors=True)

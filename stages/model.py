@@ -2,14 +2,11 @@
 
 import os
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
-
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from stages.params import TrainParams  # noqa: E402
+from stages.params import TrainParams
 
 
 def seed_everything(seed: int) -> None:
