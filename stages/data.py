@@ -17,7 +17,9 @@ class Split:
     classes: tuple[str, ...]
 
 
-def check_pair(images: np.ndarray, labels: np.ndarray, source: str, image_shape: tuple[int, int], n_classes: int) -> None:
+def check_pair(
+    images: np.ndarray, labels: np.ndarray, source: str, image_shape: tuple[int, int], n_classes: int
+) -> None:
     """Check that an image array and a label array describe the same, well-formed examples."""
     if images.shape[1:] != image_shape:
         raise DataError(

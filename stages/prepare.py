@@ -6,10 +6,20 @@ This stage never imports TensorFlow, so it starts in well under a second.
 from stages import paths
 from stages.cli import parse_args, run_stage
 from stages.data import Split, check_pair, stratified_split, write_split
-from stages.datasets import load_dataset
+from stages.datasets import Dataset, load_dataset
 from stages.download import obtain
 from stages.idx import decode_idx
 from stages.params import load_prepare_params
+
+
+def read_raw(dataset: Dataset, part: str) -> Split:
+    """The train or test part of the raw dataset, verified and parsed."""
+    images_file, labels_file = dataset.files[f"{part}_images"], dataset.files[f"{part}_labels"]
+    images_path, labels_path = paths.RAW_DIR / images_file.name, paths.RAW_DIR / labels_file.name
+    images = decode_idx(obtain(images_file, dataset.mirrors, paths.RAW_DIR), str(images_path), ndim=3)
+    labels = decode_idx(obtain(labels_file, dataset.mirrors, paths.RAW_DIR), str(labels_path), ndim=1)
+    check_pair(images, labels, f"{images_path} and {labels_path}", dataset.image_shape, len(dataset.classes))
+    return Split(images, labels, dataset.classes)
 
 
 def main() -> None:
@@ -17,24 +27,17 @@ def main() -> None:
     params = load_prepare_params(args.params)
     dataset = load_dataset(params.dataset)
 
-    arrays = {}
-    for role, raw_file in dataset.files.items():
-        payload = obtain(raw_file, dataset.mirrors, paths.RAW_DIR)
-        arrays[role] = decode_idx(payload, str(paths.RAW_DIR / raw_file.name), ndim=3 if role.endswith("images") else 1)
-
-    for part in ("train", "test"):
-        source = f"{dataset.files[part + '_images'].name} / {dataset.files[part + '_labels'].name}"
-        check_pair(arrays[f"{part}_images"], arrays[f"{part}_labels"], source, dataset.image_shape, len(dataset.classes))
-
-    train_idx, val_idx = stratified_split(arrays["train_labels"], params.val_fraction, params.seed)
+    full_train, test = read_raw(dataset, "train"), read_raw(dataset, "test")
+    train_idx, val_idx = stratified_split(full_train.labels, params.val_fraction, params.seed)
     splits = {
-        "train": Split(arrays["train_images"][train_idx], arrays["train_labels"][train_idx], dataset.classes),
-        "val": Split(arrays["train_images"][val_idx], arrays["train_labels"][val_idx], dataset.classes),
-        "test": Split(arrays["test_images"], arrays["test_labels"], dataset.classes),
+        "train": Split(full_train.images[train_idx], full_train.labels[train_idx], dataset.classes),
+        "val": Split(full_train.images[val_idx], full_train.labels[val_idx], dataset.classes),
+        "test": test,
     }
     for name, split in splits.items():
         write_split(name, split)
-        print(f"prepare: {name}: {len(split.labels)} images of {split.images.shape[1]}x{split.images.shape[2]}")
+        height, width = split.images.shape[1:]
+        print(f"prepare: {name}: {len(split.labels)} images of {height}x{width}")
 
 
 if __name__ == "__main__":
