@@ -73,7 +73,7 @@ def download(
             time.sleep(backoff * attempt)
     tried = "; ".join(failures) if failures else "no mirrors are defined"
     raise DownloadError(
-        f"{raw_file.name}: could not download it: {tried}. "
+        f"{target}: could not download it: {tried}. "
         f"Without network access, put the genuine {raw_file.name} in {target.parent}/"
     )
 

@@ -121,11 +121,13 @@ def make_project(root: Path) -> Path:
     install_tiny_dataset(root)
     write_params(root, tiny_params())
     run(["git", "init", "-q", "-b", "main"], root)
+    run(["git", "config", "user.name", "test"], root)
+    run(["git", "config", "user.email", "test@example.com"], root)
     run(["dvc", "init", "-q"], root)
     for source in (PROJECT_ROOT / ".dvc").glob("config*"):
         shutil.copy(source, root / ".dvc" / source.name)
     run(["git", "add", "-A"], root)
-    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "tiny project"], root)
+    run(["git", "commit", "-qm", "tiny project"], root)
     return root
 
 

@@ -1,0 +1,153 @@
+"""Bad input meets each stage's entry point: one line on stderr, exit 1, earlier outputs intact."""
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from stages.idx import encode_idx
+from tests.conftest import PROJECT_ROOT, closed_port_url, install_tiny_dataset, tiny_params, tiny_payloads, write_params
+
+
+def run_stage(name, cwd, debug=False):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("MNIST_DEBUG", None)
+    if debug:
+        env["MNIST_DEBUG"] = "1"
+    return subprocess.run([sys.executable, "-m", f"stages.{name}"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def assert_one_line_error(result, stage, *fragments):
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith(f"{stage}: error: ")]
+    assert len(error_lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in error_lines[0], error_lines[0]
+    return error_lines[0]
+
+
+def outputs(root):
+    return {path.relative_to(root): path.read_bytes() for path in sorted((root / "data/prepared").glob("*"))}
+
+
+@pytest.fixture
+def prepared(tmp_path):
+    """A working directory where prepare succeeded once: its outputs must survive every failure."""
+    install_tiny_dataset(tmp_path, mirrors=[closed_port_url()])
+    write_params(tmp_path, tiny_params())
+    result = run_stage("prepare", tmp_path)
+    assert result.returncode == 0, result.stderr
+    return tmp_path, outputs(tmp_path)
+
+
+def raw(root, name):
+    return root / "data/raw" / name
+
+
+TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "fragments"),
+    [
+        (lambda path: path.unlink(), ["could not download it", "Connection refused", "put the genuine"]),
+        (lambda path: path.write_bytes(gzip.compress(b"other bytes")), ["checksum mismatch", "moved aside"]),
+        (lambda path: path.write_bytes(path.read_bytes()[:500]), ["gzip data is truncated", "moved aside"]),
+        (lambda path: path.write_bytes(b"\x89PNG not gzip"), ["not a gzip file", "moved aside"]),
+        (lambda path: path.write_bytes(b""), ["file is empty", "moved aside"]),
+    ],
+    ids=["missing-no-network", "checksum", "truncated", "not-gzip", "empty"],
+)
+def test_bad_raw_file(prepared, corrupt, fragments):
+    root, before = prepared
+    corrupt(raw(root, TRAIN_IMAGES))
+    line = assert_one_line_error(run_stage("prepare", root), "prepare", f"data/raw/{TRAIN_IMAGES}", *fragments)
+    assert "data/raw/" in line
+    assert outputs(root) == before
+    assert not raw(root, TRAIN_IMAGES).exists(), "a bad file must not stay where it would be used again"
+
+
+def pinned_bad_payload(root, role, payload):
+    """Replace one raw file by a payload that datasets.yaml pins, so only the IDX checks can catch it."""
+    payloads = tiny_payloads()
+    payloads[role] = payload
+    install_tiny_dataset(root, payloads, mirrors=[closed_port_url()])
+
+
+@pytest.mark.parametrize(
+    ("role", "payload", "message"),
+    [
+        ("train_images", struct.pack(">4I", 0x00000903, 1, 28, 28) + bytes(784), "bad IDX magic number 0x00000903"),
+        ("train_images", encode_idx(np.zeros((200, 28, 27), dtype=np.uint8)), "images are 28x27; expected 28x28"),
+        ("train_labels", encode_idx(np.zeros(199, dtype=np.uint8)), "200 images but 199 labels"),
+        ("test_labels", struct.pack(">2I", 0x00000801, 100) + bytes(50), "promises shape (100,)"),
+    ],
+    ids=["magic", "dimensions", "counts", "short"],
+)
+def test_malformed_idx(prepared, role, payload, message):
+    root, before = prepared
+    pinned_bad_payload(root, role, payload)
+    assert_one_line_error(run_stage("prepare", root), "prepare", message)
+    assert outputs(root) == before
+
+
+def test_debug_variable_shows_the_traceback(prepared):
+    root, _ = prepared
+    raw(root, TRAIN_IMAGES).write_bytes(b"")
+    result = run_stage("prepare", root, debug=True)
+    assert result.returncode != 0 and "Traceback" in result.stderr and "stages.errors." in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda root: (root / "params.yaml").unlink(), "params.yaml: file not found"),
+        (lambda root: (root / "params.yaml").write_text("prepare: {dataset: tiny\n"), "params.yaml: not valid YAML"),
+        (lambda root: edit_params(root, "prepare", "val_fraction", 1), "prepare.val_fraction = 1"),
+        (lambda root: edit_params(root, "prepare", "dataset", "cifar"), "prepare.dataset = 'cifar'"),
+        (lambda root: edit_params(root, "prepare", "shuffle", True), "unknown key prepare.shuffle"),
+    ],
+    ids=["missing", "invalid-yaml", "out-of-range", "unknown-dataset", "unknown-key"],
+)
+def test_bad_params_stop_prepare_before_any_data_is_read(prepared, edit, message):
+    root, before = prepared
+    raw(root, TRAIN_IMAGES).write_bytes(b"")  # would fail if read: params must fail first
+    edit(root)
+    assert_one_line_error(run_stage("prepare", root), "prepare", message)
+    assert outputs(root) == before
+    assert raw(root, TRAIN_IMAGES).exists()
+
+
+def edit_params(root, section, key, value):
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params[section][key] = value
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("epochs", "fifty", "train.epochs = 'fifty'; expected an integer >= 1"),
+        ("hidden_units", [], "train.hidden_units = []"),
+        ("optimizer", "adamw", "train.optimizer = 'adamw'; expected one of: adam, sgd, rmsprop"),
+    ],
+)
+def test_bad_params_stop_train_before_any_data_is_loaded(tmp_path, key, value, message):
+    params = tiny_params()
+    params["train"][key] = value
+    write_params(tmp_path, params)
+    # No data/prepared here: a params error must come first.
+    assert_one_line_error(run_stage("train", tmp_path), "train", message)
+    assert not (tmp_path / "models").exists()
+
+
+def test_missing_inputs_say_which_stage_to_run(tmp_path):
+    write_params(tmp_path, tiny_params())
+    assert_one_line_error(run_stage("train", tmp_path), "train", "data/prepared/train.npz: not found", "dvc repro")
