@@ -46,7 +46,7 @@ def test_defaults_are_the_reference_model():
         ("train", "hidden_units", [], r"train.hidden_units = \[\]; expected a non-empty list"),
         ("train", "hidden_units", [256, 0], r"train.hidden_units = \[256, 0\]"),
         ("train", "hidden_units", 256, r"train.hidden_units = 256"),
-        ("train", "hidden_activation", "sigmoidd", r"train.hidden_activation = 'sigmoidd'; expected one of: sigmoid, relu"),
+        ("train", "hidden_activation", "sigmoidd", r"hidden_activation = 'sigmoidd'; expected one of: sigmoid, relu"),
         ("train", "output_activation", "relu", r"train.output_activation = 'relu'; expected one of: sigmoid, softmax"),
         ("train", "optimizer", "adamw", r"train.optimizer = 'adamw'; expected one of: adam, sgd, rmsprop"),
         ("train", "early_stopping_patience", -1, r"train.early_stopping_patience = -1"),

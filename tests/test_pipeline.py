@@ -1,13 +1,19 @@
 """End to end: the real `dvc repro` in a temporary git repository, on tiny generated data."""
 
+import contextlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import make_project, run
+from tests.conftest import make_project, project_env, run
 
 pytestmark = pytest.mark.e2e
 
@@ -103,3 +109,86 @@ def test_a_train_param_reruns_train_and_what_follows_but_not_prepare(copy_of):
     change_param(copy_of, "train", "epochs", 3)
     ran = ran_stages(run(["dvc", "repro"], copy_of).stdout)
     assert "prepare" not in ran and ran[:2] == ["train", "evaluate"]
+
+
+def experiments(root):
+    """name -> (params.yaml data, metrics by file) of every experiment in `dvc exp show --json`."""
+    rows = json.loads(run(["dvc", "exp", "show", "--json"], root).stdout)
+    found = {}
+    for baseline in rows:
+        for experiment in baseline.get("experiments") or []:
+            data = experiment["revs"][0]["data"]
+            metrics = {path: entry["data"] for path, entry in data["metrics"].items()}
+            found[experiment["name"]] = (data["params"]["params.yaml"]["data"], metrics)
+    return found
+
+
+def test_experiments_with_different_params_are_both_shown(copy_of):
+    run(["git", "add", "-A"], copy_of)
+    run(["git", "commit", "-qm", "baseline run"], copy_of)
+    first = run(["dvc", "exp", "run", "-n", "relu", "-S", "train.hidden_activation=relu"], copy_of)
+    assert "Epoch 5/5" in first.stdout, "Keras' per-epoch lines must reach the console live"
+    run(["dvc", "exp", "run", "-n", "wide", "-S", "train.hidden_activation=sigmoid", "-S", "train.hidden_units=[64,32]",
+         "-S", "train.epochs=3"], copy_of)
+
+    shown = experiments(copy_of)
+    assert set(shown) >= {"relu", "wide"}
+    (relu_params, relu_metrics), (wide_params, wide_metrics) = shown["relu"], shown["wide"]
+    assert relu_params["train"]["hidden_activation"] == "relu" and relu_params["train"]["epochs"] == 5
+    assert wide_params["train"]["hidden_units"] == [64, 32] and wide_params["train"]["hidden_activation"] == "sigmoid"
+    assert relu_metrics["metrics/train/metrics.json"]["epochs_run"] == 5
+    assert wide_metrics["metrics/train/metrics.json"]["epochs_run"] == 3
+    assert relu_metrics["metrics/train/metrics.json"]["val"] != wide_metrics["metrics/train/metrics.json"]["val"]
+    assert "accuracy" in relu_metrics["metrics/test.json"]["test"]
+
+
+def stage_process(root, stage):
+    """The pid of `python -m stages.<stage>` running in root, if any."""
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            if f"stages.{stage}".encode() in command and Path(os.readlink(proc / "cwd")) == root:
+                return int(proc.name)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def wait_for_epochs(root, epochs, timeout=120):
+    """Wait until the running train stage has logged this many epochs in its temporary log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for log in (root / "metrics").glob(".train.*.tmp/metrics.json"):
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads(log.read_text()).get("step", -1) + 1 >= epochs:
+                    return
+        time.sleep(0.05)
+    pytest.fail("training never got going")
+
+
+def test_interrupted_training_leaves_nothing_that_looks_valid_and_recovers(copy_of):
+    change_param(copy_of, "train", "epochs", 60)
+    change_param(copy_of, "train", "batch_size", 8)
+    run(["dvc", "repro"], copy_of)
+    uninterrupted = read_metrics(copy_of)
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        interrupt_training(copy_of, signal_number)
+        run(["dvc", "repro"], copy_of)
+        assert read_metrics(copy_of) == uninterrupted
+
+
+def interrupt_training(root, signal_number):
+    """Kill train partway through a forced `dvc repro` and check what it leaves behind."""
+    repro = subprocess.Popen(["dvc", "repro", "--force", "--downstream", "train"], cwd=root, env=project_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_for_epochs(root, 3)
+    os.kill(stage_process(root, "train"), signal_number)
+    output, _ = repro.communicate(timeout=120)
+    assert repro.returncode != 0, output
+
+    # No model and no training log under their real names: only hidden temporary leftovers at most.
+    visible = [p for p in (root / "models").rglob("*") if not p.name.startswith(".")]
+    assert visible == []
+    assert not (root / "metrics/train/metrics.json").exists()
+    if signal_number == signal.SIGTERM:
+        assert list((root / "metrics").glob(".train.*")) == [], "SIGTERM lets the stage clean up"
