@@ -3,8 +3,9 @@
 #
 #   ./tasks.sh repro   create .venv if needed, install requirements, run `dvc repro`
 #   ./tasks.sh test    create .venv if needed, install requirements, run the test suite
+#   ./tasks.sh exps    compare experiments: dvc exp show with the key params and metrics only
 #
-# Extra arguments go to dvc repro or pytest. Needs Python 3.11 (python3.11 or python3).
+# Extra arguments go to dvc repro, pytest or dvc exp show. Needs Python 3.11 (python3.11 or python3).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,6 +29,11 @@ setup() {
     export PATH="$PWD/.venv/bin:$PATH"
 }
 
+# The columns worth comparing: test and validation metrics, and the params people change.
+EXP_COLUMNS='^(Experiment|Created|State)$|^(test|val)\.(loss|accuracy)$|^epochs_run$|^seed$'
+EXP_COLUMNS+='|^train\.(hidden_units|hidden_activation|output_activation|optimizer|learning_rate|momentum'
+EXP_COLUMNS+='|batch_size|epochs|dropout|early_stopping_patience)$|^prepare\.dataset$'
+
 case "${1:-}" in
     repro)
         shift
@@ -40,8 +46,13 @@ case "${1:-}" in
         setup
         python -m pytest "$@"
         ;;
+    exps)
+        shift
+        setup
+        dvc exp show --drop '.*' --keep "$EXP_COLUMNS" "$@"
+        ;;
     *)
-        sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

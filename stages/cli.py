@@ -34,7 +34,7 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
     """
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, lambda signum, frame: _exit_on_sigterm(name, signum))
     try:
         main()
     except PipelineError as error:
@@ -47,7 +47,7 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
         sys.exit(130)
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
+def _exit_on_sigterm(name: str, signum: int) -> None:
     """Unwind like Ctrl-C does, so that temporary files are removed on the way out."""
-    print("terminated; earlier outputs are intact", file=sys.stderr)
+    print(f"{name}: terminated; earlier outputs are intact", file=sys.stderr)
     sys.exit(128 + signum)
