@@ -27,6 +27,12 @@ setup() {
         echo "$wanted" > "$stamp"
     fi
     export PATH="$PWD/.venv/bin:$PATH"
+    # The offline page of `dvc plots show` inlines Vega from npm packages.
+    if command -v npm >/dev/null; then
+        python -m stages.report install
+    else
+        echo "tasks.sh: npm not found: dvc plots show needs it once (apt-get install npm, then: python -m stages.report install)"
+    fi
 }
 
 # The columns worth comparing: test and validation metrics, and the params people change.

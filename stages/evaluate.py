@@ -10,7 +10,6 @@ from stages.artifacts import write_json, write_text
 from stages.cli import parse_args, run_stage
 from stages.data import read_split
 from stages.errors import DataError
-from stages.model import load_model, to_model_input
 
 PREDICT_BATCH_SIZE = 2000
 
@@ -40,6 +39,10 @@ def main() -> None:
     test = read_split("test")
     if not paths.MODEL.exists():
         raise DataError(f"{paths.MODEL}: not found; run the train stage first (dvc repro)")
+
+    # TensorFlow takes seconds to import: load it only once the inputs have checked out.
+    from stages.model import load_model, to_model_input
+
     model = load_model(paths.MODEL)
 
     images = to_model_input(test.images)

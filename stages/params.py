@@ -104,12 +104,13 @@ def load_train_params(path: Path) -> TrainParams:
     return result
 
 
-def load_visualize_params(path: Path) -> VisualizeParams:
+def load_visualize_params(path: Path, n_classes: int) -> VisualizeParams:
+    """Read the visualize section; density_digit must name one of the dataset's n_classes classes."""
     params = load_yaml(path)
     section = _Section(path, "visualize", params)
     result = VisualizeParams(
         sample_images=section.integer("sample_images", low=1, high=400),
-        density_digit=section.integer("density_digit", low=0),
+        density_digit=section.integer("density_digit", low=0, high=n_classes - 1),
         mistakes=section.integer("mistakes", low=1, high=100),
         dpi=section.integer("dpi", low=30, high=600),
         seed=_seed(path, params),

@@ -131,23 +131,53 @@ def edit_params(root, section, key, value):
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
+EARLIER_OUTPUTS = {"models/model.keras": b"an earlier good model", "metrics/train/metrics.json": b'{"step": 49}'}
+
+
 @pytest.mark.parametrize(
-    ("key", "value", "message"),
+    ("section", "key", "value", "message"),
     [
-        ("epochs", "fifty", "train.epochs = 'fifty'; expected an integer >= 1"),
-        ("hidden_units", [], "train.hidden_units = []"),
-        ("optimizer", "adamw", "train.optimizer = 'adamw'; expected one of: adam, sgd, rmsprop"),
+        ("train", "epochs", "fifty", "train.epochs = 'fifty'; expected an integer >= 1"),
+        ("train", "epochs", 0, "train.epochs = 0; expected an integer >= 1"),
+        ("train", "batch_size", 0, "train.batch_size = 0; expected an integer >= 1"),
+        ("train", "batch_size", -32, "train.batch_size = -32; expected an integer >= 1"),
+        ("train", "learning_rate", -0.001, "train.learning_rate = -0.001; expected a number > 0"),
+        ("train", "dropout", 1, "train.dropout = 1; expected a number >= 0 and < 1"),
+        ("train", "hidden_activation", "relu6", "train.hidden_activation = 'relu6'; expected one of: sigmoid, relu"),
+        ("train", "output_activation", "tanh", "train.output_activation = 'tanh'; expected one of: sigmoid, softmax"),
+        ("train", "optimizer", "adamw", "train.optimizer = 'adamw'; expected one of: adam, sgd, rmsprop"),
+        ("train", "hidden_units", [], "train.hidden_units = []; expected a non-empty list"),
+        ("train", "momentum", 0.9, "train.momentum = 0.9 does not apply to optimizer 'adam'"),
+        ("train", "epochs", None, "train.epochs is missing; expected an integer >= 1"),
+        (None, "seed", "42", "seed = '42'; expected an integer >= 0"),
     ],
 )
-def test_bad_params_stop_train_before_any_data_is_loaded(tmp_path, key, value, message):
+def test_bad_params_stop_train_before_any_data_is_loaded(tmp_path, section, key, value, message):
     params = tiny_params()
-    params["train"][key] = value
+    target = params[section] if section else params
+    if value is None:
+        del target[key]
+    else:
+        target[key] = value
     write_params(tmp_path, params)
+    for path, content in EARLIER_OUTPUTS.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(content)
     # No data/prepared here: a params error must come first.
     assert_one_line_error(run_stage("train", tmp_path), "train", message)
-    assert not (tmp_path / "models").exists()
+    assert {path: (tmp_path / path).read_bytes() for path in EARLIER_OUTPUTS} == EARLIER_OUTPUTS
 
 
 def test_missing_inputs_say_which_stage_to_run(tmp_path):
     write_params(tmp_path, tiny_params())
     assert_one_line_error(run_stage("train", tmp_path), "train", "data/prepared/train.npz: not found", "dvc repro")
+
+
+def test_unreadable_model_is_reported_and_earlier_metrics_survive(prepared):
+    root, _ = prepared
+    (root / "models").mkdir()
+    (root / "models/model.keras").write_bytes(b"not a model")
+    (root / "metrics").mkdir()
+    (root / "metrics/test.json").write_text('{"test": {"accuracy": 0.97}}')
+    assert_one_line_error(run_stage("evaluate", root), "evaluate", "models/model.keras: not a readable Keras model")
+    assert (root / "metrics/test.json").read_text() == '{"test": {"accuracy": 0.97}}'

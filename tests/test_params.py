@@ -26,7 +26,7 @@ def test_defaults_are_the_reference_model():
     prepare = load_prepare_params(PROJECT_ROOT / "params.yaml")
     assert (prepare.dataset, prepare.val_fraction) == ("mnist", 0.2)
     assert prepare.seed == train.seed
-    load_visualize_params(PROJECT_ROOT / "params.yaml")
+    load_visualize_params(PROJECT_ROOT / "params.yaml", 10)
 
 
 @pytest.mark.parametrize(
