@@ -1,15 +1,14 @@
 """evaluate: score the trained model on the test split and save its predictions for the plots."""
 
-import io
-
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
 from stages import paths
-from stages.artifacts import write_json, write_text
+from stages.artifacts import write_json
 from stages.cli import parse_args, run_stage
 from stages.data import read_split
 from stages.errors import DataError
+from stages.results import write_predictions
 
 PREDICT_BATCH_SIZE = 2000
 
@@ -22,16 +21,6 @@ def per_class_metrics(labels: np.ndarray, predicted: np.ndarray, classes: tuple[
         name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for name, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
     }
-
-
-def predictions_csv(labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray) -> str:
-    """One row per test image: true label, predicted label, the model's output for each class."""
-    columns = ["actual", "predicted", *(f"p{k}" for k in range(probabilities.shape[1]))]
-    table = np.column_stack([labels, predicted, probabilities])
-    buffer = io.StringIO()
-    np.savetxt(buffer, table, fmt=["%d", "%d", *["%.6f"] * probabilities.shape[1]], delimiter=",",
-               header=",".join(columns), comments="")
-    return buffer.getvalue()
 
 
 def main() -> None:
@@ -55,7 +44,7 @@ def main() -> None:
 
     write_json(paths.TEST_METRICS, metrics)
     write_json(paths.PER_CLASS_METRICS, per_class_metrics(test.labels, predicted, test.classes))
-    write_text(paths.PREDICTIONS, predictions_csv(test.labels, predicted, probabilities))
+    write_predictions(paths.PREDICTIONS, test.labels, predicted, probabilities)
     print(f"evaluate: test loss {metrics['test']['loss']:.4f}, accuracy {metrics['test']['accuracy']:.4f}")
 
 
