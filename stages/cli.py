@@ -12,18 +12,21 @@ from stages.errors import PipelineError
 DEBUG_ENV = "MNIST_DEBUG"
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse the options that every stage takes."""
+def parse_args(description: str, argv: Sequence[str] | None = None, with_params: bool = True) -> argparse.Namespace:
+    """Parse the options that every stage takes: --help, and --params unless the stage reads none."""
+    main_spec = getattr(sys.modules["__main__"], "__spec__", None)
     parser = argparse.ArgumentParser(
+        prog=f"python -m {main_spec.name}" if main_spec else None,
         description=description,
         epilog=f"Set {DEBUG_ENV}=1 to see the full traceback of an error.",
     )
-    parser.add_argument(
-        "--params",
-        type=Path,
-        default=Path("params.yaml"),
-        help="parameters file (default: %(default)s)",
-    )
+    if with_params:
+        parser.add_argument(
+            "--params",
+            type=Path,
+            default=Path("params.yaml"),
+            help="parameters file (default: %(default)s)",
+        )
     return parser.parse_args(argv)
 
 

@@ -24,7 +24,7 @@ def per_class_metrics(labels: np.ndarray, predicted: np.ndarray, classes: tuple[
 
 
 def main() -> None:
-    parse_args(__doc__)
+    parse_args(__doc__, with_params=False)
     test = read_split("test")
     if not paths.MODEL.exists():
         raise DataError(f"{paths.MODEL}: not found; run the train stage first (dvc repro)")
