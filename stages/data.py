@@ -1,12 +1,11 @@
 """The prepared splits: building them from raw IDX arrays, and reading them back."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from stages import paths
-from stages.artifacts import read_arrays, write_arrays
+from stages.artifacts import atomic_dir, read_arrays, write_arrays
 from stages.errors import DataError
 
 
@@ -55,13 +54,15 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return train, val
 
 
-def write_split(name: str, split: Split) -> None:
-    write_arrays(
-        paths.prepared_split(name),
-        {"images": split.images, "labels": split.labels, "classes": np.array(split.classes)},
-    )
+def write_splits(splits: dict[str, Split]) -> None:
+    """Write every split into a fresh directory that replaces the old one whole,
+    so that an interrupted run never leaves a mix of old and new splits."""
+    with atomic_dir(paths.PREPARED_DIR) as directory:
+        for name, split in splits.items():
+            arrays = {"images": split.images, "labels": split.labels, "classes": np.array(split.classes)}
+            write_arrays(directory / paths.prepared_split(name).name, arrays)
 
 
-def read_split(name: str, path: Path | None = None) -> Split:
-    arrays = read_arrays(path or paths.prepared_split(name), ("images", "labels", "classes"))
+def read_split(name: str) -> Split:
+    arrays = read_arrays(paths.prepared_split(name), ("images", "labels", "classes"))
     return Split(arrays["images"], arrays["labels"], tuple(str(c) for c in arrays["classes"]))

@@ -5,7 +5,7 @@ This stage never imports TensorFlow, so it starts in well under a second.
 
 from stages import paths
 from stages.cli import parse_args, run_stage
-from stages.data import Split, check_pair, stratified_split, write_split
+from stages.data import Split, check_pair, stratified_split, write_splits
 from stages.datasets import Dataset, load_dataset
 from stages.download import obtain
 from stages.idx import decode_idx
@@ -34,8 +34,8 @@ def main() -> None:
         "val": Split(full_train.images[val_idx], full_train.labels[val_idx], dataset.classes),
         "test": test,
     }
+    write_splits(splits)
     for name, split in splits.items():
-        write_split(name, split)
         height, width = split.images.shape[1:]
         print(f"prepare: {name}: {len(split.labels)} images of {height}x{width}")
 

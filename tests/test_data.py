@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stages.data import Split, check_pair, read_split, stratified_split, write_split
+from stages.data import Split, check_pair, read_split, stratified_split, write_splits
 from stages.errors import DataError
 from tests.conftest import CLASSES, tiny_images, tiny_labels
 
@@ -55,9 +55,9 @@ def test_split_round_trip_is_uint8_and_byte_stable(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     labels = tiny_labels(30, 0)
     split = Split(tiny_images(labels, 0), labels, tuple(CLASSES))
-    write_split("train", split)
+    write_splits({"train": split})
     first = (tmp_path / "data/prepared/train.npz").read_bytes()
-    write_split("train", split)
+    write_splits({"train": split})
     assert (tmp_path / "data/prepared/train.npz").read_bytes() == first
     loaded = read_split("train")
     assert loaded.images.dtype == np.uint8 and loaded.labels.dtype == np.uint8
