@@ -30,16 +30,16 @@ def main() -> None:
         raise DataError(f"{paths.MODEL}: not found; run the train stage first (dvc repro)")
 
     # TensorFlow takes seconds to import: load it only once the inputs have checked out.
-    from stages.model import load_model, to_model_input
+    from stages.model import evaluation_batches, load_model
 
     model = load_model(paths.MODEL)
 
-    images = to_model_input(test.images)
+    batches = evaluation_batches(test, PREDICT_BATCH_SIZE)
     # Keras computes the loss from the output layer's logits, which predict() does
     # not return, so loss and accuracy come from evaluate(), exactly as in training.
-    loss, accuracy = model.evaluate(images, test.labels, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    loss, accuracy = model.evaluate(batches, verbose=0)
     metrics = {"test": {"loss": float(loss), "accuracy": float(accuracy)}}
-    probabilities = model.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    probabilities = model.predict(batches, verbose=0)
     predicted = probabilities.argmax(axis=1)
 
     write_json(paths.TEST_METRICS, metrics)
@@ -50,3 +50,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     run_stage("evaluate", main)
+    from stages.model import exit_without_teardown
+
+    exit_without_teardown()

@@ -17,10 +17,11 @@ def main() -> None:
     train, val = read_split("train"), read_split("val")
 
     # TensorFlow takes seconds to import: load it only once params and data have checked out.
-    from stages.model import build_model, fit, seed_everything
+    from stages.model import build_model, fit, seed_everything, steps_per_epoch
 
     seed_everything(params.seed)
-    model = build_model(params, train.images.shape[1:], len(train.classes))
+    steps = steps_per_epoch(len(train.labels), params.batch_size)
+    model = build_model(params, train.images.shape[1:], len(train.classes), steps_per_execution=steps)
 
     # dvclive writes into a temporary directory that replaces the old log only
     # once the model is saved, so a killed run never leaves a log that looks complete.
@@ -36,3 +37,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     run_stage("train", main)
+    from stages.model import exit_without_teardown
+
+    exit_without_teardown()

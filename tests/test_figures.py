@@ -95,5 +95,5 @@ def test_mistake_gallery_shows_the_most_confident_mistakes_first():
     probabilities = np.zeros((4, 10))
     probabilities[[0, 2, 3], [1, 0, 0]] = [0.7, 0.9, 0.8]
     figure = figures.mistake_gallery(RUN.test_images[:4], actual, predicted, probabilities, CLASSES, 2)
-    captions = [ax.get_title() for ax in figure.axes]
+    captions = [text.get_text() for text in figure.axes[0].texts]
     assert captions == ["true 2\npred. 0\np = 0.900", "true 3\npred. 0\np = 0.800"]

@@ -1,0 +1,133 @@
+"""The FLOP floor of training: the matrix multiplies alone, at the rate TensorFlow reaches on this machine.
+
+A dense network's training time is bounded below by its matrix multiplies, so
+this counts them exactly and times each one at the model's own shapes:
+
+- forward, per layer with k inputs and n units, on a batch of b samples:
+  X (b x k) @ W (k x n), 2*b*k*n FLOPs;
+- backward, per layer: the weight gradient X^T @ dY (k x b by b x n), and the
+  input gradient dY @ W^T (b x n by n x k) except for the first layer, whose
+  input is the data: nothing upstream needs that gradient and TensorFlow does
+  not compute it;
+- validation: the forward multiplies only.
+
+Elementwise work (activations, loss, Adam, metrics) and data movement are
+left out on purpose: they are the overhead that the ratio fit time / floor
+exposes. Each multiply runs in a loop of one tf.function, after a warm-up,
+one at a time (as the layers of a step must), with TensorFlow's default
+threading; its median time over several rounds gives the rate at that shape.
+Prints one JSON object.
+"""
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MatMul:
+    """One multiply (m x k) @ (k x n), optionally with a transposed operand, and how often an epoch runs it."""
+
+    m: int
+    k: int
+    n: int
+    transpose_a: bool
+    transpose_b: bool
+    per_epoch: int
+    phase: str  # "train" or "validation"
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.m * self.k * self.n
+
+
+def batch_sizes(samples: int, batch: int) -> dict[int, int]:
+    """How many batches of each size an epoch over `samples` has (the last may be partial)."""
+    sizes = {batch: samples // batch} if samples >= batch else {}
+    if samples % batch:
+        sizes[samples % batch] = 1
+    return sizes
+
+
+def matmuls(layers: list[int], batch: int, train: int, validation: int) -> list[MatMul]:
+    """Every multiply of one epoch, grouped by shape."""
+    result = []
+    for size, count in batch_sizes(train, batch).items():
+        for i, (k, n) in enumerate(zip(layers, layers[1:], strict=False)):
+            result.append(MatMul(size, k, n, False, False, count, "train"))  # X @ W
+            result.append(MatMul(k, size, n, True, False, count, "train"))  # X^T @ dY
+            if i > 0:
+                result.append(MatMul(size, n, k, False, True, count, "train"))  # dY @ W^T
+    for size, count in batch_sizes(validation, batch).items():
+        for k, n in zip(layers, layers[1:], strict=False):
+            result.append(MatMul(size, k, n, False, False, count, "validation"))
+    return result
+
+
+def time_matmul(mm: MatMul, rounds: int, min_seconds: float) -> float:
+    """Median seconds of one multiply at this shape."""
+    import tensorflow as tf
+
+    a_shape = (mm.k, mm.m) if mm.transpose_a else (mm.m, mm.k)
+    b_shape = (mm.n, mm.k) if mm.transpose_b else (mm.k, mm.n)
+    generator = tf.random.Generator.from_seed(0)
+    a, b = generator.uniform(a_shape), generator.uniform(b_shape)
+
+    @tf.function
+    def loop(a: tf.Tensor, b: tf.Tensor, repeats: tf.Tensor) -> tf.Tensor:
+        # Each iteration adds to a carried value, so the multiplies run one after another.
+        def body(i: tf.Tensor, acc: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            product = tf.matmul(a, b, transpose_a=mm.transpose_a, transpose_b=mm.transpose_b)
+            return i + 1, acc + product[0, 0]
+
+        start = (tf.constant(0), tf.constant(0.0))
+        return tf.while_loop(lambda i, _: i < repeats, body, start, parallel_iterations=1)[1]
+
+    repeats = 1
+    while True:  # warm up, and find a loop length that runs long enough to time
+        started = time.perf_counter()
+        loop(a, b, tf.constant(repeats)).numpy()
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds:
+            break
+        repeats *= 4
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        loop(a, b, tf.constant(repeats)).numpy()
+        samples.append((time.perf_counter() - started) / repeats)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", default="784,256,128,10", help="layer widths, input first (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=2000, help="batch size (default: %(default)s)")
+    parser.add_argument("--train", type=int, default=48000, help="training samples (default: %(default)s)")
+    parser.add_argument("--validation", type=int, default=12000, help="validation samples (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=50, help="epochs (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per shape (default: %(default)s)")
+    parser.add_argument("--min-seconds", type=float, default=0.2,
+                        help="length of one timed round (default: %(default)s)")
+    args = parser.parse_args()
+    layers = [int(width) for width in args.layers.split(",")]
+
+    shapes = []
+    for mm in matmuls(layers, args.batch, args.train, args.validation):
+        seconds = time_matmul(mm, args.rounds, args.min_seconds)
+        shapes.append({**mm.__dict__, "flops": mm.flops, "seconds": seconds, "gflops_per_s": mm.flops / seconds / 1e9})
+    flops = {phase: args.epochs * sum(s["flops"] * s["per_epoch"] for s in shapes if s["phase"] == phase)
+             for phase in ("train", "validation")}
+    floor_s = args.epochs * sum(s["seconds"] * s["per_epoch"] for s in shapes)
+    total = flops["train"] + flops["validation"]
+    print(json.dumps({
+        "layers": layers, "batch": args.batch, "train": args.train, "validation": args.validation,
+        "epochs": args.epochs, "train_flops": flops["train"], "validation_flops": flops["validation"],
+        "total_flops": total, "floor_s": floor_s, "gflops_per_s": total / floor_s / 1e9, "shapes": shapes,
+    }))
+
+
+if __name__ == "__main__":
+    main()
