@@ -497,8 +497,8 @@ def table(summary: dict, repeats: int, epochs: int) -> str:
     rows.append(("`import keras` (TensorFlow start-up): in the script, in a bare process", s(ref["import_s"]),
                  s(summary["import_keras_s"]), "", ""))
     noop = summary["noop"]
-    rows.append(("no-op `dvc repro`: a one-stage project (DVC's floor) vs this project", s(noop["trivial_s"]), s(noop["project_s"]),
-                 x(ratios["noop_over_dvc_floor"]), "≤ 1.30x"))
+    rows.append(("no-op `dvc repro`: a one-stage project (DVC's floor) vs this project", s(noop["trivial_s"]),
+                 s(noop["project_s"]), x(ratios["noop_over_dvc_floor"]), "≤ 1.30x"))
     change = summary.get("visualize_change")
     if change:
         rows.append((f"change `{change['param']}`: rerun script vs `dvc exp run -S`", s(ref["wall_s"]),
