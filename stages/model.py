@@ -21,13 +21,8 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def to_model_input(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels to float32 in [0, 1]: one float32 division, with no float64 or second copy on the way."""
-    return np.divide(images, np.float32(255), dtype=np.float32)
-
-
 def scale_batch(images: tf.Tensor) -> tf.Tensor:
-    """to_model_input for one batch inside an input pipeline: the same float32 division, so the same bits."""
+    """uint8 pixels to the model's input, float32 in [0, 1], one batch at a time."""
     return tf.cast(images, tf.float32) / 255.0
 
 

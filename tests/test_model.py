@@ -5,7 +5,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from stages.model import build_model, load_model, seed_everything, to_model_input  # noqa: E402
+from stages.model import build_model, load_model, scale_batch, seed_everything  # noqa: E402
 from stages.params import load_train_params  # noqa: E402
 from tests.conftest import PROJECT_ROOT  # noqa: E402
 
@@ -60,7 +60,7 @@ def test_same_seed_same_weights(reference):
 
 def test_input_scaling_and_saved_model_round_trip(reference, tmp_path):
     images = np.array([[[0, 255]]], dtype=np.uint8)
-    scaled = to_model_input(images)
+    scaled = scale_batch(images).numpy()
     assert scaled.dtype == np.float32 and scaled.tolist() == [[[0.0, 1.0]]]
     model = build_model(dataclasses.replace(reference, hidden_units=(4,)), (1, 2), 3)
     model.save(tmp_path / "m.keras")
