@@ -50,6 +50,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     run_stage("evaluate", main)
-    from stages.model import exit_without_teardown
-
-    exit_without_teardown()

@@ -2,7 +2,6 @@
 
 import math
 import os
-import sys
 import zipfile
 
 import keras
@@ -149,17 +148,6 @@ def make_optimizer(params: TrainParams) -> keras.optimizers.Optimizer:
     if params.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate=params.learning_rate, momentum=params.momentum)
     return keras.optimizers.RMSprop(learning_rate=params.learning_rate, momentum=params.momentum)
-
-
-def exit_without_teardown() -> None:
-    """End a stage's process once its outputs are written and closed.
-
-    Python's normal exit tears down TensorFlow's modules and threads, which takes about
-    a second and leaves nothing behind that matters; skip it.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 def load_model(path: os.PathLike) -> keras.Model:

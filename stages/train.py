@@ -37,6 +37,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     run_stage("train", main)
-    from stages.model import exit_without_teardown
-
-    exit_without_teardown()
