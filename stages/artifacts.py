@@ -21,7 +21,7 @@ from stages.errors import DataError
 
 # A fixed timestamp for the members of .npz files, so that the same arrays
 # always give the same bytes and DVC does not rerun downstream stages for nothing.
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def _current_umask() -> int:
@@ -88,7 +88,7 @@ def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write arrays as an uncompressed .npz whose bytes depend only on the arrays."""
     with atomic_path(path) as temp, zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_EPOCH)
             with archive.open(info, "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
 

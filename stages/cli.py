@@ -7,7 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from stages import paths
 from stages.errors import PipelineError
+from stages.restore import restore_outputs
 
 DEBUG_ENV = "MNIST_DEBUG"
 
@@ -24,7 +26,7 @@ def parse_args(description: str, argv: Sequence[str] | None = None, with_params:
         parser.add_argument(
             "--params",
             type=Path,
-            default=Path("params.yaml"),
+            default=paths.PARAMS,
             help="parameters file (default: %(default)s)",
         )
     return parser.parse_args(argv)
@@ -41,6 +43,7 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
     sys.stderr.reconfigure(line_buffering=True)
     signal.signal(signal.SIGTERM, lambda signum, frame: _exit_on_sigterm(name, signum))
     try:
+        restore_outputs()
         main()
     except PipelineError as error:
         if os.environ.get(DEBUG_ENV):

@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from stages.artifacts import atomic_path
+from stages.results import METRICS, TEST_SPLIT, TRAINING_SPLITS
 
 STYLE = {
     **sns.axes_style("whitegrid"),
@@ -26,8 +27,8 @@ STYLE = {
     "figure.titleweight": "bold",
 }
 PALETTE = sns.color_palette("colorblind")
-SPLIT_COLORS = {"train": PALETTE[0], "val": PALETTE[1], "test": PALETTE[2]}
-SPLIT_NAMES = {"train": "training", "val": "validation"}
+SPLIT_COLORS = {split: PALETTE[k] for k, split in enumerate((*TRAINING_SPLITS, TEST_SPLIT))}
+SPLIT_NAMES = dict(zip(TRAINING_SPLITS, ("training", "validation"), strict=True))
 SCORE_NAMES = {"precision": "Precision", "recall": "Recall", "f1": "F1"}
 
 
@@ -132,6 +133,11 @@ def confusion_heatmap(actual: np.ndarray, predicted: np.ndarray, classes: Sequen
         ax=ax,
     )
     ax.tick_params(axis="y", labelrotation=0)
+    if max(len(name) for name in classes) > 3:
+        # Names wider than a cell ("Ankle boot") would run into each other: slant them.
+        ax.tick_params(axis="x", labelrotation=35)
+        for label in ax.get_xticklabels():
+            label.set(horizontalalignment="right", rotation_mode="anchor")
     accuracy = np.trace(matrix) / max(len(actual), 1)
     ax.set(
         xlabel="Predicted label",
@@ -148,21 +154,21 @@ def training_curves(history: Mapping[str, Mapping[str, np.ndarray]], test: Mappi
     history[split][metric] is an array of (step, value) rows as dvclive logs them, step 0 being the first epoch.
     """
     figure = _new_figure(12, 5)
-    for ax, metric in zip(figure.subplots(1, 2), ("loss", "accuracy"), strict=True):
+    for ax, metric in zip(figure.subplots(1, len(METRICS)), METRICS, strict=True):
         last_epoch = 1
-        for split in ("train", "val"):
+        for split in TRAINING_SPLITS:
             steps, values = history[split][metric].T
             epochs = steps + 1
             last_epoch = max(last_epoch, int(epochs.max()))
             ax.plot(epochs, values, color=SPLIT_COLORS[split], linewidth=2, label=SPLIT_NAMES[split])
-        ax.axhline(test[metric], color=SPLIT_COLORS["test"], linestyle=":", linewidth=1.5)
+        ax.axhline(test[metric], color=SPLIT_COLORS[TEST_SPLIT], linestyle=":", linewidth=1.5)
         ax.plot(
             last_epoch,
             test[metric],
             marker="*",
             markersize=16,
             linestyle="none",
-            color=SPLIT_COLORS["test"],
+            color=SPLIT_COLORS[TEST_SPLIT],
             label=f"test (final model): {test[metric]:.4f}",
         )
         ax.set(title=metric.capitalize(), xlabel="Epoch", ylabel=metric.capitalize())
@@ -213,18 +219,20 @@ def prediction_pie(predicted: np.ndarray, classes: Sequence[str]) -> Figure:
 
 
 @_styled
-def probability_density(probabilities: np.ndarray, actual: np.ndarray, digit: int, classes: Sequence[str]) -> Figure:
+def probability_density(
+    probabilities: np.ndarray, actual: np.ndarray, class_index: int, classes: Sequence[str]
+) -> Figure:
     """The model's output for one class, over images of that class and over all others: how well it separates them.
 
     Each group gets its own density (they do not share one normalisation), so a small class is as visible as the rest.
     """
-    scores = probabilities[:, digit]
-    name = classes[digit]
+    scores = probabilities[:, class_index]
+    name = classes[class_index]
     figure = _new_figure(9, 5)
     ax = figure.subplots()
     groups = (
-        (actual == digit, f"true label {name}", PALETTE[4]),
-        (actual != digit, "any other true label", PALETTE[7]),
+        (actual == class_index, f"true label {name}", PALETTE[4]),
+        (actual != class_index, "any other true label", PALETTE[7]),
     )
     for mask, label, color in groups:
         values, label = scores[mask], f"{label} ({mask.sum()})"

@@ -16,6 +16,8 @@ HIDDEN_ACTIVATIONS = ("sigmoid", "relu", "tanh", "gelu", "elu", "selu", "swish")
 OUTPUT_ACTIVATIONS = ("sigmoid", "softmax")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 OPTIMIZERS_WITH_MOMENTUM = ("sgd", "rmsprop")
+# Keys that were renamed: an old name gets a message that gives the new one.
+RENAMED = {"visualize.density_digit": "visualize.density_class"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class VisualizeParams:
     sample_images: int
-    density_digit: int
+    density_class: int
     mistakes: int
     dpi: int
     seed: int
@@ -105,12 +107,12 @@ def load_train_params(path: Path) -> TrainParams:
 
 
 def load_visualize_params(path: Path, n_classes: int) -> VisualizeParams:
-    """Read the visualize section; density_digit must name one of the dataset's n_classes classes."""
+    """Read the visualize section; density_class must be the index of one of the dataset's n_classes classes."""
     params = load_yaml(path)
     section = _Section(path, "visualize", params)
     result = VisualizeParams(
         sample_images=section.integer("sample_images", low=1, high=400),
-        density_digit=section.integer("density_digit", low=0, high=n_classes - 1),
+        density_class=section.integer("density_class", low=0, high=n_classes - 1),
         mistakes=section.integer("mistakes", low=1, high=100),
         dpi=section.integer("dpi", low=30, high=600),
         seed=_seed(path, params),
@@ -204,10 +206,12 @@ class _Section:
         if self.name is None:
             return
         unknown = sorted(set(self.values) - self.read)
+        for key in unknown:
+            if self._key(key) in RENAMED:
+                raise ParamsError(f"{self.path}: {self._key(key)} was renamed; call it {RENAMED[self._key(key)]}")
         if unknown:
             raise ParamsError(
-                f"{self.path}: unknown key {self._key(unknown[0])}; "
-                f"expected one of: {', '.join(sorted(self.read))}"
+                f"{self.path}: unknown key {self._key(unknown[0])}; expected one of: {', '.join(sorted(self.read))}"
             )
 
 

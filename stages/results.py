@@ -1,7 +1,9 @@
-"""What train and evaluate save for later: the predictions table, the training log, the test metrics.
+"""The formats of what train and evaluate save for later: the training log, the test metrics, the per-class
+scores and the predictions table.
 
-Each file is written and read here, so its format has one home, and reading
-checks it strictly: visualize draws only from files that say what they should.
+Each format has its home here: the names inside it, where its parts go, how it is written and read. Reading
+checks a file strictly, so visualize draws only from files that say what they should. dvc.yaml's `plots:`
+name the same files (a test checks that they match).
 """
 
 import io
@@ -11,14 +13,26 @@ from pathlib import Path
 import numpy as np
 
 from stages import paths
-from stages.artifacts import read_json, write_text
+from stages.artifacts import read_json, write_json, write_text
 from stages.data import Split
 from stages.errors import DataError
 
-TRAIN_CURVES_DIR = paths.TRAIN_LOG_DIR / "plots" / "metrics"
-SPLITS = ("train", "val")
 METRICS = ("loss", "accuracy")
+TRAINING_SPLITS = ("train", "val")
+TEST_SPLIT = "test"
 SCORES = ("precision", "recall", "f1")
+# dvclive's layout: a metric logged as "<split>/<metric>" goes to plots/metrics/<split>/<metric>.tsv.
+TRAIN_CURVES_DIR = paths.TRAIN_LOG_DIR / "plots" / "metrics"
+
+
+def curve_name(split: str, metric: str) -> str:
+    """The name a training metric is logged under, per epoch and in the final summary."""
+    return f"{split}/{metric}"
+
+
+def curve_file(split: str, metric: str) -> Path:
+    """Where dvclive writes one training curve: a TSV of (step, value) rows."""
+    return TRAIN_CURVES_DIR / f"{curve_name(split, metric)}.tsv"
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,83 @@ class Predictions:
     actual: np.ndarray  # int, (n,)
     predicted: np.ndarray  # int, (n,)
     probabilities: np.ndarray  # float, (n, classes): the model's output for each class
+
+
+def read_history() -> dict[str, dict[str, np.ndarray]]:
+    """Train's dvclive log: history[split][metric] is an array of (step, value) rows."""
+    return {
+        split: {metric: _read_table(curve_file(split, metric), ["step", metric], "train") for metric in METRICS}
+        for split in TRAINING_SPLITS
+    }
+
+
+def write_test_metrics(path: Path, loss: float, accuracy: float) -> None:
+    write_json(path, {TEST_SPLIT: {"loss": float(loss), "accuracy": float(accuracy)}})
+
+
+def read_test_metrics(path: Path) -> dict[str, float]:
+    """Evaluate's final test loss and accuracy."""
+    expected = '{"test": {"loss": number, "accuracy": number}}'
+    test = _mapping(_mapping(read_json(path), path, expected).get(TEST_SPLIT), path, expected)
+    return {metric: _number(test.get(metric), path, f"{TEST_SPLIT}.{metric}") for metric in METRICS}
+
+
+def write_per_class(path: Path, classes: tuple[str, ...], scores: dict[str, np.ndarray], support: np.ndarray) -> None:
+    """One record per class, in class order: its name, precision, recall, F1 and number of test images.
+
+    A list of records is what `dvc plots` draws as a bar chart, and what any table tool reads.
+    """
+    records = [
+        {"class": name, **{score: float(scores[score][k]) for score in SCORES}, "support": int(support[k])}
+        for k, name in enumerate(classes)
+    ]
+    write_json(path, records)
+
+
+def read_per_class(path: Path, classes: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Evaluate's precision, recall and F1 of every class, by class name."""
+    expected = '[{"class": name, "precision": number, "recall": number, "f1": number, "support": count}, ...]'
+    records = read_json(path)
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise DataError(f"{path}: found {type(records).__name__}; expected {expected}")
+    found = [record.get("class") for record in records]
+    if found != list(classes):
+        raise DataError(f"{path}: classes {found}; expected one record per class, in order: {list(classes)}")
+    return {
+        record["class"]: {score: _number(record.get(score), path, f"{record['class']}.{score}") for score in SCORES}
+        for record in records
+    }
+
+
+def write_predictions(path: Path, labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray) -> None:
+    """One row per test image: true label, predicted label, the model's output for each class."""
+    columns = ["actual", "predicted", *(f"p{k}" for k in range(probabilities.shape[1]))]
+    table = np.column_stack([labels, predicted, probabilities])
+    buffer = io.StringIO()
+    np.savetxt(
+        buffer,
+        table,
+        fmt=["%d", "%d", *["%.6f"] * probabilities.shape[1]],
+        delimiter=",",
+        header=",".join(columns),
+        comments="",
+    )
+    write_text(path, buffer.getvalue())
+
+
+def read_predictions(path: Path, test: Split) -> Predictions:
+    """Evaluate's predictions, checked against the test split they claim to describe."""
+    n_classes = len(test.classes)
+    table = _read_table(path, ["actual", "predicted", *(f"p{k}" for k in range(n_classes))], "evaluate")
+    actual, predicted = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    if len(table) != len(test.labels) or not np.array_equal(actual, test.labels):
+        raise DataError(
+            f"{path}: {len(table)} rows whose actual labels do not match the {len(test.labels)} test images of "
+            f"{paths.prepared_split('test')}; rerun evaluate (dvc repro)"
+        )
+    if predicted.min() < 0 or predicted.max() >= n_classes:
+        raise DataError(f"{path}: predicted label {predicted.max()} found; expected labels 0..{n_classes - 1}")
+    return Predictions(actual, predicted, table[:, 2:])
 
 
 def _read_table(path: Path, header: list[str], stage: str) -> np.ndarray:
@@ -46,31 +137,6 @@ def _read_table(path: Path, header: list[str], stage: str) -> np.ndarray:
     return table
 
 
-def read_predictions(path: Path, test: Split) -> Predictions:
-    """Evaluate's predictions, checked against the test split they claim to describe."""
-    n_classes = len(test.classes)
-    table = _read_table(path, ["actual", "predicted", *(f"p{k}" for k in range(n_classes))], "evaluate")
-    actual, predicted = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
-    if len(table) != len(test.labels) or not np.array_equal(actual, test.labels):
-        raise DataError(
-            f"{path}: {len(table)} rows whose actual labels do not match the {len(test.labels)} test images of "
-            f"{paths.prepared_split('test')}; rerun evaluate (dvc repro)"
-        )
-    if predicted.min() < 0 or predicted.max() >= n_classes:
-        raise DataError(f"{path}: predicted label {predicted.max()} found; expected labels 0..{n_classes - 1}")
-    return Predictions(actual, predicted, table[:, 2:])
-
-
-def read_history(directory: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Train's dvclive log: history[split][metric] is an array of (step, value) rows."""
-    return {
-        split: {
-            metric: _read_table(directory / split / f"{metric}.tsv", ["step", metric], "train") for metric in METRICS
-        }
-        for split in SPLITS
-    }
-
-
 def _number(value: object, path: Path, key: str) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
         raise DataError(f"{path}: {key} = {value!r}; expected a number")
@@ -81,40 +147,3 @@ def _mapping(value: object, path: Path, expected: str) -> dict:
     if not isinstance(value, dict):
         raise DataError(f"{path}: found {type(value).__name__}; expected {expected}")
     return value
-
-
-def read_test_metrics(path: Path) -> dict[str, float]:
-    """Evaluate's final test loss and accuracy."""
-    expected = '{"test": {"loss": number, "accuracy": number}}'
-    test = _mapping(_mapping(read_json(path), path, expected).get("test"), path, expected)
-    return {metric: _number(test.get(metric), path, f"test.{metric}") for metric in METRICS}
-
-
-def read_per_class(path: Path, classes: tuple[str, ...]) -> dict[str, dict[str, float]]:
-    """Evaluate's precision, recall and F1 of every class."""
-    expected = '{"<class>": {"precision": number, "recall": number, "f1": number}, ...}'
-    data = _mapping(read_json(path), path, expected)
-    if sorted(data) != sorted(classes):
-        raise DataError(f"{path}: classes {', '.join(data)}; expected one entry per class: {', '.join(classes)}")
-    return {
-        name: {
-            score: _number(_mapping(data[name], path, expected).get(score), path, f"{name}.{score}") for score in SCORES
-        }
-        for name in classes
-    }
-
-
-def write_predictions(path: Path, labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray) -> None:
-    """One row per test image: true label, predicted label, the model's output for each class."""
-    columns = ["actual", "predicted", *(f"p{k}" for k in range(probabilities.shape[1]))]
-    table = np.column_stack([labels, predicted, probabilities])
-    buffer = io.StringIO()
-    np.savetxt(
-        buffer,
-        table,
-        fmt=["%d", "%d", *["%.6f"] * probabilities.shape[1]],
-        delimiter=",",
-        header=",".join(columns),
-        comments="",
-    )
-    write_text(path, buffer.getvalue())

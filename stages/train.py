@@ -5,7 +5,7 @@ import time
 from dvclive import Live
 
 from stages import paths
-from stages.artifacts import atomic_dir, atomic_path
+from stages.artifacts import atomic_dir
 from stages.cli import parse_args, run_stage
 from stages.data import read_split
 from stages.params import load_train_params
@@ -17,11 +17,12 @@ def main() -> None:
     train, val = read_split("train"), read_split("val")
 
     # TensorFlow takes seconds to import: load it only once params and data have checked out.
-    from stages.model import build_model, fit, seed_everything, steps_per_epoch
+    from stages.network import build_model, save_model
+    from stages.training import compile_for_training, fit, seed_everything
 
     seed_everything(params.seed)
-    steps = steps_per_epoch(len(train.labels), params.batch_size)
-    model = build_model(params, train.images.shape[1:], len(train.classes), steps_per_execution=steps)
+    model = build_model(params, train.images.shape[1:], len(train.classes))
+    compile_for_training(model, params, len(train.labels))
 
     # dvclive writes into a temporary directory that replaces the old log only
     # once the model is saved, so a killed run never leaves a log that looks complete.
@@ -31,8 +32,7 @@ def main() -> None:
             epochs_run = fit(model, params, train, val, live)
             live.summary["epochs_run"] = epochs_run
             print(f"train: {epochs_run} epochs in {time.perf_counter() - started:.1f} s")
-        with atomic_path(paths.MODEL) as model_file:
-            model.save(model_file)
+        save_model(model, paths.MODEL)
 
 
 if __name__ == "__main__":

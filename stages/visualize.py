@@ -4,46 +4,77 @@ It reads files only: it neither trains nor runs the model, and imports no Tensor
 plotting param reruns this stage alone, in seconds.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+
 from stages import figures, paths
-from stages.artifacts import read_arrays
+from stages.artifacts import atomic_dir
 from stages.cli import parse_args, run_stage
-from stages.data import read_split
-from stages.params import load_visualize_params
-from stages.results import TRAIN_CURVES_DIR, read_history, read_per_class, read_predictions, read_test_metrics
+from stages.data import Split, read_split
+from stages.params import VisualizeParams, load_visualize_params
+from stages.results import Predictions, read_history, read_per_class, read_predictions, read_test_metrics
+
+
+@dataclass(frozen=True)
+class Run:
+    """Everything the figures are drawn from."""
+
+    train: Split
+    test: Split
+    predictions: Predictions
+    history: dict[str, dict[str, np.ndarray]]
+    test_metrics: dict[str, float]
+    per_class: dict[str, dict[str, float]]
+
+
+# One entry per PNG (plots/<name>.png); each figure is drawn, written and freed before the next.
+FIGURES: dict[str, Callable[[Run, VisualizeParams], Figure]] = {
+    "sample_images": lambda run, params: figures.sample_grid(
+        run.train.images, run.train.labels, run.train.classes, params.sample_images, params.seed
+    ),
+    "confusion_matrix": lambda run, params: figures.confusion_heatmap(
+        run.predictions.actual, run.predictions.predicted, run.test.classes
+    ),
+    "model_evaluation": lambda run, params: figures.training_curves(run.history, run.test_metrics),
+    "true_labels": lambda run, params: figures.label_histogram(run.test.labels, run.test.classes),
+    "predicted_labels": lambda run, params: figures.prediction_pie(run.predictions.predicted, run.test.classes),
+    "probability_density": lambda run, params: figures.probability_density(
+        run.predictions.probabilities, run.predictions.actual, params.density_class, run.test.classes
+    ),
+    "confident_mistakes": lambda run, params: figures.mistake_gallery(
+        run.test.images,
+        run.predictions.actual,
+        run.predictions.predicted,
+        run.predictions.probabilities,
+        run.test.classes,
+        params.mistakes,
+    ),
+    "per_class_scores": lambda run, params: figures.per_class_scores(run.per_class, run.test.classes),
+}
 
 
 def main() -> None:
     args = parse_args(__doc__)
-    # Params are checked before any data is loaded; density_digit must name a class, so the class names come first.
-    classes = read_arrays(paths.prepared_split("test"), ("classes",))["classes"]
-    params = load_visualize_params(args.params, len(classes))
-    train, test = read_split("train"), read_split("test")
-    predictions = read_predictions(paths.PREDICTIONS, test)
-    history = read_history(TRAIN_CURVES_DIR)
-    test_metrics = read_test_metrics(paths.TEST_METRICS)
-    per_class = read_per_class(paths.PER_CLASS_METRICS, test.classes)
-    actual, predicted, probabilities = predictions.actual, predictions.predicted, predictions.probabilities
+    # density_class must name one of the test set's classes, so the params are checked once those are known.
+    test = read_split("test")
+    params = load_visualize_params(args.params, len(test.classes))
+    run = Run(
+        train=read_split("train"),
+        test=test,
+        predictions=read_predictions(paths.PREDICTIONS, test),
+        history=read_history(),
+        test_metrics=read_test_metrics(paths.TEST_METRICS),
+        per_class=read_per_class(paths.PER_CLASS_METRICS, test.classes),
+    )
 
-    # One entry per PNG; each figure is drawn, written and freed before the next.
-    drawings = {
-        "sample_images": lambda: figures.sample_grid(
-            train.images, train.labels, train.classes, params.sample_images, params.seed
-        ),
-        "confusion_matrix": lambda: figures.confusion_heatmap(actual, predicted, test.classes),
-        "model_evaluation": lambda: figures.training_curves(history, test_metrics),
-        "true_labels": lambda: figures.label_histogram(test.labels, test.classes),
-        "predicted_labels": lambda: figures.prediction_pie(predicted, test.classes),
-        "probability_density": lambda: figures.probability_density(
-            probabilities, actual, params.density_digit, test.classes
-        ),
-        "confident_mistakes": lambda: figures.mistake_gallery(
-            test.images, actual, predicted, probabilities, test.classes, params.mistakes
-        ),
-        "per_class_scores": lambda: figures.per_class_scores(per_class, test.classes),
-    }
-    for name, draw in drawings.items():
-        figures.save_png(draw(), paths.PLOTS_DIR / f"{name}.png", params.dpi)
-    print(f"visualize: {len(drawings)} figures written to {paths.PLOTS_DIR}/")
+    print(f"visualize: drawing {len(FIGURES)} figures into {paths.PLOTS_DIR}/: {', '.join(FIGURES)}")
+    # The figures replace the old ones as a set, so the folder never mixes two runs.
+    with atomic_dir(paths.PLOTS_DIR) as directory:
+        for name, draw in FIGURES.items():
+            figures.save_png(draw(run, params), directory / f"{name}.png", params.dpi)
 
 
 if __name__ == "__main__":

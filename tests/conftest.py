@@ -16,11 +16,25 @@ from stages.idx import encode_idx
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = str(Path(sys.executable).parent)
-CLASSES = [str(digit) for digit in range(10)]
+CLASSES = tuple(str(digit) for digit in range(10))
 
 # What a copy of the project leaves behind: environments, data, outputs.
-_NOT_COPIED = {".git", ".venv", ".dvc", "data", "models", "metrics", "plots", "bench", "__pycache__", ".pytest_cache",
-               ".ruff_cache", "node_modules", "dvc_plots", ".artifacts"}
+_NOT_COPIED = {
+    ".git",
+    ".venv",
+    ".dvc",
+    "data",
+    "models",
+    "metrics",
+    "plots",
+    "bench",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "node_modules",
+    "dvc_plots",
+    ".artifacts",
+}
 
 
 def tiny_images(labels: np.ndarray, seed: int) -> np.ndarray:
@@ -54,7 +68,7 @@ def dataset_entry(payloads: dict[str, bytes], mirrors: list[str] | None = None) 
     return {
         "mirrors": mirrors or [],
         "image_shape": [28, 28],
-        "classes": CLASSES,
+        "classes": list(CLASSES),
         "files": {
             role: {"name": names[role], "idx_sha256": hashlib.sha256(payload).hexdigest()}
             for role, payload in payloads.items()
@@ -72,8 +86,9 @@ def tiny_payloads(n_train: int = 200, n_test: int = 100, seed: int = 0) -> dict[
     }
 
 
-def install_tiny_dataset(root: Path, payloads: dict[str, bytes] | None = None, mirrors: list[str] | None = None,
-                         write_files: bool = True) -> dict:
+def install_tiny_dataset(
+    root: Path, payloads: dict[str, bytes] | None = None, mirrors: list[str] | None = None, write_files: bool = True
+) -> dict:
     """Write datasets.yaml (dataset 'tiny') and, unless told not to, the raw files under root/data/raw."""
     payloads = payloads or tiny_payloads()
     entry = dataset_entry(payloads, mirrors)
@@ -108,6 +123,13 @@ def tiny_params(**train_overrides: object) -> dict:
 
 def write_params(root: Path, params: dict) -> None:
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def set_param(root: Path, section: str | None, key: str, value: object) -> None:
+    """Change one value of root/params.yaml: section.key, or a top-level key when section is None."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    (params[section] if section else params)[key] = value
+    write_params(root, params)
 
 
 @pytest.fixture
@@ -147,11 +169,6 @@ def run(command: list[str], cwd: Path, check: bool = True, timeout: float = 600)
     if check and result.returncode != 0:
         pytest.fail(f"{' '.join(command)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
-
-
-def stage(name: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run one stage as DVC would, without checking its exit code."""
-    return run([sys.executable, "-m", f"stages.{name}", *args], cwd, check=False)
 
 
 class MirrorServer:

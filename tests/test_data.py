@@ -54,7 +54,7 @@ def test_check_pair_rejects_disagreeing_counts_sizes_and_labels():
 def test_split_round_trip_is_uint8_and_byte_stable(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     labels = tiny_labels(30, 0)
-    split = Split(tiny_images(labels, 0), labels, tuple(CLASSES))
+    split = Split(tiny_images(labels, 0), labels, CLASSES)
     write_splits({"train": split})
     first = (tmp_path / "data/prepared/train.npz").read_bytes()
     write_splits({"train": split})

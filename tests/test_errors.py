@@ -8,10 +8,17 @@ import sys
 
 import numpy as np
 import pytest
-import yaml
 
 from stages.idx import encode_idx
-from tests.conftest import PROJECT_ROOT, closed_port_url, install_tiny_dataset, tiny_params, tiny_payloads, write_params
+from tests.conftest import (
+    PROJECT_ROOT,
+    closed_port_url,
+    install_tiny_dataset,
+    set_param,
+    tiny_params,
+    tiny_payloads,
+    write_params,
+)
 
 
 def run_stage(name, cwd, debug=False):
@@ -19,8 +26,9 @@ def run_stage(name, cwd, debug=False):
     env.pop("MNIST_DEBUG", None)
     if debug:
         env["MNIST_DEBUG"] = "1"
-    return subprocess.run([sys.executable, "-m", f"stages.{name}"], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", f"stages.{name}"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def assert_one_line_error(result, stage, *fragments):
@@ -110,9 +118,9 @@ def test_debug_variable_shows_the_traceback(prepared):
     [
         (lambda root: (root / "params.yaml").unlink(), "params.yaml: file not found"),
         (lambda root: (root / "params.yaml").write_text("prepare: {dataset: tiny\n"), "params.yaml: not valid YAML"),
-        (lambda root: edit_params(root, "prepare", "val_fraction", 1), "prepare.val_fraction = 1"),
-        (lambda root: edit_params(root, "prepare", "dataset", "cifar"), "prepare.dataset = 'cifar'"),
-        (lambda root: edit_params(root, "prepare", "shuffle", True), "unknown key prepare.shuffle"),
+        (lambda root: set_param(root, "prepare", "val_fraction", 1), "prepare.val_fraction = 1"),
+        (lambda root: set_param(root, "prepare", "dataset", "cifar"), "prepare.dataset = 'cifar'"),
+        (lambda root: set_param(root, "prepare", "shuffle", True), "unknown key prepare.shuffle"),
     ],
     ids=["missing", "invalid-yaml", "out-of-range", "unknown-dataset", "unknown-key"],
 )
@@ -123,12 +131,6 @@ def test_bad_params_stop_prepare_before_any_data_is_read(prepared, edit, message
     assert_one_line_error(run_stage("prepare", root), "prepare", message)
     assert outputs(root) == before
     assert raw(root, TRAIN_IMAGES).exists()
-
-
-def edit_params(root, section, key, value):
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params[section][key] = value
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 EARLIER_OUTPUTS = {"models/model.keras": b"an earlier good model", "metrics/train/metrics.json": b'{"step": 49}'}

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from stages import figures
-from tests.visualize_fixtures import CLASSES, fake_run
+from tests.conftest import CLASSES
+from tests.visualize_fixtures import fake_run
 
 RUN = fake_run()
 DPI = 60

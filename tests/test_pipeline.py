@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from tests.conftest import make_project, project_env, run
+from tests.conftest import make_project, project_env, run, set_param
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +25,7 @@ def ran_stages(output: str) -> list[str]:
 
 def read_metrics(root):
     return {
-        name: (root / "metrics" / name).read_bytes()
-        for name in ("train/metrics.json", "test.json", "per_class.json")
+        name: (root / "metrics" / name).read_bytes() for name in ("train/metrics.json", "test.json", "per_class.json")
     }
 
 
@@ -90,15 +88,9 @@ def test_same_params_give_byte_identical_metrics(copy_of):
     assert read_metrics(copy_of) == before
 
 
-def change_param(root, section, key, value):
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    (params[section] if section else params)[key] = value
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 def test_a_different_seed_gives_different_metrics(copy_of):
     before = read_metrics(copy_of)
-    change_param(copy_of, None, "seed", 43)
+    set_param(copy_of, None, "seed", 43)
     output = run(["dvc", "repro"], copy_of).stdout
     assert [s for s in ran_stages(output) if s in STAGES] == list(STAGES)
     after = read_metrics(copy_of)
@@ -106,7 +98,7 @@ def test_a_different_seed_gives_different_metrics(copy_of):
 
 
 def test_a_train_param_reruns_train_and_what_follows_but_not_prepare(copy_of):
-    change_param(copy_of, "train", "epochs", 3)
+    set_param(copy_of, "train", "epochs", 3)
     ran = ran_stages(run(["dvc", "repro"], copy_of).stdout)
     assert "prepare" not in ran and ran[:2] == ["train", "evaluate"]
 
@@ -128,8 +120,22 @@ def test_experiments_with_different_params_are_both_shown(copy_of):
     run(["git", "commit", "-qm", "baseline run"], copy_of)
     first = run(["dvc", "exp", "run", "-n", "relu", "-S", "train.hidden_activation=relu"], copy_of)
     assert "Epoch 5/5" in first.stdout, "Keras' per-epoch lines must reach the console live"
-    run(["dvc", "exp", "run", "-n", "wide", "-S", "train.hidden_activation=sigmoid", "-S", "train.hidden_units=[64,32]",
-         "-S", "train.epochs=3"], copy_of)
+    run(
+        [
+            "dvc",
+            "exp",
+            "run",
+            "-n",
+            "wide",
+            "-S",
+            "train.hidden_activation=sigmoid",
+            "-S",
+            "train.hidden_units=[64,32]",
+            "-S",
+            "train.epochs=3",
+        ],
+        copy_of,
+    )
 
     shown = experiments(copy_of)
     assert set(shown) >= {"relu", "wide"}
@@ -167,8 +173,8 @@ def wait_for_epochs(root, epochs, timeout=120):
 
 
 def test_interrupted_training_leaves_nothing_that_looks_valid_and_recovers(copy_of):
-    change_param(copy_of, "train", "epochs", 60)
-    change_param(copy_of, "train", "batch_size", 8)
+    set_param(copy_of, "train", "epochs", 60)
+    set_param(copy_of, "train", "batch_size", 8)
     run(["dvc", "repro"], copy_of)
     uninterrupted = read_metrics(copy_of)
     for signal_number in (signal.SIGTERM, signal.SIGKILL):
@@ -179,8 +185,14 @@ def test_interrupted_training_leaves_nothing_that_looks_valid_and_recovers(copy_
 
 def interrupt_training(root, signal_number):
     """Kill train partway through a forced `dvc repro` and check what it leaves behind."""
-    repro = subprocess.Popen(["dvc", "repro", "--force", "--downstream", "train"], cwd=root, env=project_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    repro = subprocess.Popen(
+        ["dvc", "repro", "--force", "--downstream", "train"],
+        cwd=root,
+        env=project_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     wait_for_epochs(root, 3)
     os.kill(stage_process(root, "train"), signal_number)
     output, _ = repro.communicate(timeout=120)

@@ -6,21 +6,15 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from stages import visualize
 from stages.errors import DataError, ParamsError
-from tests.conftest import PROJECT_ROOT, project_env, run
+from stages.visualize import FIGURES
+from tests.conftest import PROJECT_ROOT, project_env, run, set_param
 from tests.test_figures import assert_readable_png
-from tests.visualize_fixtures import FIGURE_NAMES, fake_run, predictions_csv, visualize_project, write_inputs
+from tests.visualize_fixtures import fake_run, predictions_csv, visualize_project, write_inputs
 
 RUN = fake_run()
-
-
-def set_param(root, section, key, value):
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    (params[section] if section else params)[key] = value
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 @pytest.fixture
@@ -36,21 +30,21 @@ def workdir(tmp_path, monkeypatch):
 
 def test_writes_every_figure(workdir):
     visualize.main()
-    assert sorted(path.stem for path in (workdir / "plots").iterdir()) == sorted(FIGURE_NAMES)
-    for name in FIGURE_NAMES:
+    assert sorted(path.stem for path in (workdir / "plots").iterdir()) == sorted(FIGURES)
+    for name in FIGURES:
         assert_readable_png(workdir / "plots" / f"{name}.png")
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (10, r"visualize.density_digit = 10; expected an integer >= 0 and <= 9"),
-        (-1, r"visualize.density_digit = -1; expected an integer >= 0 and <= 9"),
-        ("seven", r"visualize.density_digit = 'seven'; expected an integer"),
+        (10, r"visualize.density_class = 10; expected an integer >= 0 and <= 9"),
+        (-1, r"visualize.density_class = -1; expected an integer >= 0 and <= 9"),
+        ("seven", r"visualize.density_class = 'seven'; expected an integer"),
     ],
 )
-def test_density_digit_must_be_a_class(workdir, value, message):
-    set_param(workdir, "visualize", "density_digit", value)
+def test_density_class_must_be_a_class(workdir, value, message):
+    set_param(workdir, "visualize", "density_class", value)
     with pytest.raises(ParamsError, match=message):
         visualize.main()
 
@@ -71,7 +65,12 @@ def test_predictions_of_another_test_set_are_rejected(workdir):
         ("metrics/train/plots/metrics/val/loss.tsv", "step\tloss\n0\tnan?\n", r"val/loss.tsv: not a table of numbers"),
         ("metrics/test.json", '{"test": {"loss": 0.1}}', r"metrics/test.json: test.accuracy = None; expected a number"),
         ("metrics/test.json", "[]", r"metrics/test.json: found list; expected {\"test\""),
-        ("metrics/per_class.json", '{"0": {}}', r"metrics/per_class.json: classes 0; expected one entry per class"),
+        (
+            "metrics/per_class.json",
+            '[{"class": "0"}]',
+            r"metrics/per_class.json: classes \['0'\]; expected one record per",
+        ),
+        ("metrics/per_class.json", '{"0": {}}', r"metrics/per_class.json: found dict; expected \[{\"class\""),
     ],
 )
 def test_bad_inputs_name_the_file_and_what_was_expected(workdir, path, content, message):
@@ -107,7 +106,7 @@ def test_dvc_reruns_it_only_when_its_deps_or_params_change(tmp_path):
     root = visualize_project(tmp_path / "project", RUN)
     output = run(["dvc", "repro", "--single-item", "visualize"], root).stdout
     assert "Running stage 'visualize'" in output
-    assert sorted(path.stem for path in (root / "plots").iterdir()) == sorted(FIGURE_NAMES)
+    assert sorted(path.stem for path in (root / "plots").iterdir()) == sorted(FIGURES)
 
     def changes() -> str:
         """What `dvc status` says changed for visualize, as JSON text ('{}' when up to date)."""

@@ -8,22 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import paths
-from stages.artifacts import write_arrays, write_json, write_text
-from tests.conftest import make_project
-
-CLASSES = tuple(str(k) for k in range(10))
-TRAIN_CURVES = paths.TRAIN_LOG_DIR / "plots" / "metrics"
-FIGURE_NAMES = (
-    "sample_images",
-    "confusion_matrix",
-    "model_evaluation",
-    "true_labels",
-    "predicted_labels",
-    "probability_density",
-    "confident_mistakes",
-    "per_class_scores",
-)
+from stages import paths, results
+from stages.artifacts import write_arrays, write_text
+from tests.conftest import CLASSES, make_project
 
 
 @dataclass(frozen=True)
@@ -65,8 +52,7 @@ def fake_run(n_train: int = 200, n_test: int = 120, epochs: int = 5, seed: int =
         for split, offset in (("train", 0.0), ("val", 0.05))
     }
     per_class = {
-        name: {"precision": 0.8 + 0.01 * k, "recall": 0.85 - 0.01 * k, "f1": 0.82, "support": int((actual == k).sum())}
-        for k, name in enumerate(CLASSES)
+        name: {"precision": 0.8 + 0.01 * k, "recall": 0.85 - 0.01 * k, "f1": 0.82} for k, name in enumerate(CLASSES)
     }
     return FakeRun(
         train_images=fake_images(n_train, rng),
@@ -104,9 +90,10 @@ def write_inputs(root: Path, run: FakeRun) -> None:
     for split, metrics in run.history.items():
         for metric, table in metrics.items():
             lines = [f"step\t{metric}", *(f"{int(step)}\t{value}" for step, value in table)]
-            write_text(root / TRAIN_CURVES / split / f"{metric}.tsv", "\n".join(lines) + "\n")
-    write_json(root / paths.TEST_METRICS, {"test": run.test_metrics})
-    write_json(root / paths.PER_CLASS_METRICS, run.per_class)
+            write_text(root / results.curve_file(split, metric), "\n".join(lines) + "\n")
+    results.write_test_metrics(root / paths.TEST_METRICS, **run.test_metrics)
+    scores = {score: [run.per_class[name][score] for name in CLASSES] for score in results.SCORES}
+    results.write_per_class(root / paths.PER_CLASS_METRICS, CLASSES, scores, np.bincount(run.actual, minlength=10))
 
 
 def visualize_project(root: Path, run: FakeRun) -> Path:

@@ -1,0 +1,45 @@
+"""Putting back a stage's last good outputs before it runs, so that a failed run loses nothing.
+
+DVC deletes a stage's outputs before it runs the stage's command. Each stage, run by DVC, therefore starts by
+checking out from DVC's cache the outputs that dvc.lock records for it; its atomic writes replace them only
+once the run has succeeded. A run that fails on bad params or data, is interrupted or is killed leaves the
+last good outputs in place, still described by dvc.lock. No output needs DVC's `persist`, which would turn
+the run-cache off.
+"""
+
+import os
+
+# Set by DVC for every stage command it runs: the stage's name.
+DVC_STAGE_ENV = "DVC_STAGE"
+
+
+def restore_outputs() -> list[str]:
+    """Check out the missing outputs of the stage DVC is running, as dvc.lock records them; return their paths.
+
+    Outputs kept in git rather than in DVC's cache (metrics, plots) are there too: the run-cache keeps a copy
+    of every one. An output whose copy is not in the cache (a fresh clone that never ran or pulled it) is
+    left missing, as DVC left it. Outside DVC nothing was deleted, and nothing is done.
+    """
+    stage_name = os.environ.get(DVC_STAGE_ENV)
+    if not stage_name:
+        return []
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    restored = []
+    with Repo() as repo:
+        # Copies, never links into the cache: a stage rewrites its outputs, and the metrics and plots are in git.
+        repo.cache.local.cache_types = repo.cache.legacy.cache_types = ["copy"]
+        for stage in repo.stage.collect(stage_name):
+            for out in stage.outs:
+                if out.exists or not out.hash_info:
+                    continue
+                out.use_cache = True
+                if out.get_obj() is None:
+                    continue
+                try:
+                    out.checkout(allow_missing=True)
+                except (DvcException, OSError):
+                    continue
+                restored.append(str(out))
+    return restored
