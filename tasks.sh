@@ -2,8 +2,8 @@
 # Set everything up, then run the pipeline or the tests.
 #
 #   ./tasks.sh repro   create .venv if needed, install requirements, run `dvc repro`
-#   ./tasks.sh test    create .venv if needed, install requirements, run the test suite
-#   ./tasks.sh exps    compare experiments: dvc exp show with the key params and metrics only
+#   ./tasks.sh test    create .venv if needed, install requirements, run ruff and the test suite
+#   ./tasks.sh exps    compare experiments: dvc exp show, best test accuracy first, without file hashes
 #
 # Extra arguments go to dvc repro, pytest or dvc exp show. Needs Python 3.11 (python3.11 or python3).
 set -euo pipefail
@@ -16,29 +16,22 @@ setup() {
         echo "tasks.sh: creating .venv with $("$python" --version)"
         "$python" -m venv .venv
     fi
-    # Reinstall only when requirements.txt changed since the last install.
+    # Install the exact packages of requirements.lock (every one pinned, every file's hash checked),
+    # again only when the lock changed since the last install.
     local stamp=.venv/.requirements.sha256
     local wanted
-    wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
+    wanted=$(sha256sum requirements.lock | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-        echo "tasks.sh: installing requirements.txt into .venv"
+        echo "tasks.sh: installing requirements.lock into .venv"
         .venv/bin/python -m pip install --quiet --upgrade pip
-        .venv/bin/python -m pip install --quiet -r requirements.txt
+        .venv/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
         echo "$wanted" > "$stamp"
     fi
     export PATH="$PWD/.venv/bin:$PATH"
-    # The offline page of `dvc plots show` inlines Vega from npm packages.
-    if command -v npm >/dev/null; then
-        python -m stages.report install
-    else
-        echo "tasks.sh: npm not found: dvc plots show needs it once (apt-get install npm, then: python -m stages.report install)"
-    fi
 }
 
-# The columns worth comparing: test and validation metrics, and the params people change.
-EXP_COLUMNS='^(Experiment|Created|State)$|^(test|val)\.(loss|accuracy)$|^epochs_run$|^seed$'
-EXP_COLUMNS+='|^train\.(hidden_units|hidden_activation|output_activation|optimizer|learning_rate|momentum'
-EXP_COLUMNS+='|batch_size|epochs|dropout|early_stopping_patience)$|^prepare\.dataset$'
+# Left out of the comparison: file hashes (names with a slash), the figure params and dvclive's step counter.
+EXP_DROP='/|^visualize\.|^step$'
 
 case "${1:-}" in
     repro)
@@ -50,12 +43,14 @@ case "${1:-}" in
     test)
         shift
         setup
+        ruff check .
+        ruff format --check .
         python -m pytest "$@"
         ;;
     exps)
         shift
         setup
-        dvc exp show --drop '.*' --keep "$EXP_COLUMNS" "$@"
+        dvc exp show --drop "$EXP_DROP" --sort-by metrics/test.json:test.accuracy --sort-order desc "$@"
         ;;
     *)
         sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'

@@ -1,6 +1,7 @@
 """The entry point every stage shares: arguments, one-line errors, unbuffered output."""
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -12,6 +13,8 @@ from stages.errors import PipelineError
 from stages.restore import restore_outputs
 
 DEBUG_ENV = "MNIST_DEBUG"
+# A file that the benchmarks name: stages append what they measured to it, one JSON object per line.
+TIMINGS_ENV = "MNIST_TIMINGS"
 
 
 def parse_args(description: str, argv: Sequence[str] | None = None, with_params: bool = True) -> argparse.Namespace:
@@ -30,6 +33,15 @@ def parse_args(description: str, argv: Sequence[str] | None = None, with_params:
             help="parameters file (default: %(default)s)",
         )
     return parser.parse_args(argv)
+
+
+def record_timing(stage: str, name: str, seconds: float) -> None:
+    """Append a measured duration for the benchmarks, if they asked for one; timings never go into outputs,
+    which must not change from run to run."""
+    path = os.environ.get(TIMINGS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps({"stage": stage, "name": name, "seconds": seconds}) + "\n")
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:

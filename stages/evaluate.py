@@ -21,6 +21,7 @@ def main() -> None:
     from stages.batches import evaluation_batches
     from stages.network import load_model
 
+    print(f"evaluate: scoring {paths.MODEL} on {len(test.labels)} test images")
     model = load_model(paths.MODEL)
     batches = evaluation_batches(test, PREDICT_BATCH_SIZE)
     # Keras computes the loss from the output layer's logits, which predict() does

@@ -6,7 +6,7 @@ from dvclive import Live
 
 from stages import paths
 from stages.artifacts import atomic_dir
-from stages.cli import parse_args, run_stage
+from stages.cli import parse_args, record_timing, run_stage
 from stages.data import read_split
 from stages.params import load_train_params
 
@@ -30,8 +30,10 @@ def main() -> None:
         with Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None) as live:
             started = time.perf_counter()
             epochs_run = fit(model, params, train, val, live)
+            fit_seconds = time.perf_counter() - started
             live.summary["epochs_run"] = epochs_run
-            print(f"train: {epochs_run} epochs in {time.perf_counter() - started:.1f} s")
+            print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
+            record_timing("train", "fit", fit_seconds)
         save_model(model, paths.MODEL)
 
 

@@ -12,21 +12,37 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stages.visualize import FIGURES
 from tests.conftest import make_project, project_env, run, set_param
 
 pytestmark = pytest.mark.e2e
 
-STAGES = ("prepare", "train", "evaluate")
+STAGES = ("prepare", "train", "evaluate", "visualize")
 
 
 def ran_stages(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
+def cached_stages(output: str) -> list[str]:
+    """The stages that DVC restored from its run-cache instead of running them."""
+    return [line.split("'")[1] for line in output.splitlines() if "is cached - skipping run" in line]
+
+
 def read_metrics(root):
     return {
         name: (root / "metrics" / name).read_bytes() for name in ("train/metrics.json", "test.json", "per_class.json")
     }
+
+
+def read_outputs(root: Path) -> dict[str, bytes]:
+    """Every file that a stage writes, by path: what a failed or interrupted run must leave as it was."""
+    outputs = ["models/model.keras", "data/predictions.csv", "metrics", "plots", "data/prepared"]
+    # Hidden names are temporary files of a run in progress, never outputs.
+    files = [path for out in outputs for path in sorted((root / out).rglob("*")) if path.is_file()]
+    files = [path for path in files if not any(part.startswith(".") for part in path.relative_to(root).parts)]
+    files += [root / out for out in outputs if (root / out).is_file()]
+    return {str(path.relative_to(root)): path.read_bytes() for path in files}
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +80,9 @@ def test_repro_runs_every_stage_and_writes_every_output(reproduced):
     test = json.loads((root / "metrics/test.json").read_text())["test"]
     assert test["accuracy"] > 0.5, "the tiny data is learnable: each digit lights its own band"
     per_class = json.loads((root / "metrics/per_class.json").read_text())
-    assert list(per_class) == [str(d) for d in range(10)]
-    assert sum(c["support"] for c in per_class.values()) == 100
+    assert [record["class"] for record in per_class] == [str(d) for d in range(10)]
+    assert sum(record["support"] for record in per_class) == 100
+    assert sorted(path.name for path in (root / "plots").iterdir()) == sorted(f"{name}.png" for name in FIGURES)
 
     predictions = (root / "data/predictions.csv").read_text().splitlines()
     assert predictions[0] == "actual,predicted," + ",".join(f"p{k}" for k in range(10))
@@ -172,35 +189,78 @@ def wait_for_epochs(root, epochs, timeout=120):
     pytest.fail("training never got going")
 
 
-def test_interrupted_training_leaves_nothing_that_looks_valid_and_recovers(copy_of):
-    set_param(copy_of, "train", "epochs", 60)
+# What the stage prints and how it exits for each signal; SIGKILL gives it no say.
+INTERRUPTIONS = {
+    signal.SIGINT: ("train: interrupted; earlier outputs are intact", "exited with 130"),
+    signal.SIGTERM: ("train: terminated; earlier outputs are intact", "exited with 143"),
+    signal.SIGKILL: ("", "exited with -9"),
+}
+
+
+def test_interrupted_training_keeps_the_last_good_outputs_and_recovers(copy_of):
+    set_param(copy_of, "train", "epochs", 40)
     set_param(copy_of, "train", "batch_size", 8)
     run(["dvc", "repro"], copy_of)
-    uninterrupted = read_metrics(copy_of)
-    for signal_number in (signal.SIGTERM, signal.SIGKILL):
-        interrupt_training(copy_of, signal_number)
-        run(["dvc", "repro"], copy_of)
-        assert read_metrics(copy_of) == uninterrupted
+    last_good = read_outputs(copy_of)
+
+    set_param(copy_of, "train", "epochs", 41)
+    for signal_number, (message, exit_status) in INTERRUPTIONS.items():
+        output = interrupt_training(copy_of, signal_number)
+        assert message in output and exit_status in output, output
+        assert read_outputs(copy_of) == last_good, f"after {signal_number.name}"
+        assert "train" in json.loads(run(["dvc", "status", "--json"], copy_of).stdout)
+
+    output = run(["dvc", "repro"], copy_of).stdout
+    assert ran_stages(output)[:2] == ["train", "evaluate"], "the recovery trains again, no run-cache shortcut"
+    assert json.loads((copy_of / "metrics/train/metrics.json").read_text())["epochs_run"] == 41
+    assert json.loads(run(["dvc", "status", "--json"], copy_of).stdout) == {}
 
 
-def interrupt_training(root, signal_number):
-    """Kill train partway through a forced `dvc repro` and check what it leaves behind."""
+def interrupt_training(root, signal_number) -> str:
+    """Signal train partway through `dvc repro`; return what DVC printed."""
     repro = subprocess.Popen(
-        ["dvc", "repro", "--force", "--downstream", "train"],
-        cwd=root,
-        env=project_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        ["dvc", "repro"], cwd=root, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     wait_for_epochs(root, 3)
     os.kill(stage_process(root, "train"), signal_number)
     output, _ = repro.communicate(timeout=120)
     assert repro.returncode != 0, output
+    if signal_number != signal.SIGKILL:
+        assert list((root / "metrics").glob(".train.*")) == [], "the stage cleans up its temporary log"
+    return output
 
-    # No model and no training log under their real names: only hidden temporary leftovers at most.
-    visible = [p for p in (root / "models").rglob("*") if not p.name.startswith(".")]
-    assert visible == []
-    assert not (root / "metrics/train/metrics.json").exists()
-    if signal_number == signal.SIGTERM:
-        assert list((root / "metrics").glob(".train.*")) == [], "SIGTERM lets the stage clean up"
+
+@pytest.mark.parametrize(
+    ("stage", "section", "key", "value", "message"),
+    [
+        ("prepare", "prepare", "val_fraction", 1.5, "prepare: error: params.yaml: prepare.val_fraction = 1.5"),
+        ("train", "train", "epochs", "fifty", "train: error: params.yaml: train.epochs = 'fifty'"),
+        ("visualize", "visualize", "dpi", 5, "visualize: error: params.yaml: visualize.dpi = 5"),
+    ],
+)
+def test_a_failed_stage_keeps_every_earlier_output(copy_of, stage, section, key, value, message):
+    before = read_outputs(copy_of)
+    set_param(copy_of, section, key, value)
+    result = run(["dvc", "repro"], copy_of, check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert ran_stages(result.stdout)[-1] == stage
+    assert read_outputs(copy_of) == before
+
+
+def test_a_params_set_seen_before_comes_back_from_the_run_cache(copy_of):
+    before = read_outputs(copy_of)
+    set_param(copy_of, "train", "epochs", 3)
+    assert ran_stages(run(["dvc", "repro"], copy_of).stdout) == ["train", "evaluate", "visualize"]
+    assert read_outputs(copy_of) != before
+
+    set_param(copy_of, "train", "epochs", 5)
+    output = run(["dvc", "repro"], copy_of).stdout
+    assert ran_stages(output) == [] and cached_stages(output) == ["train", "evaluate", "visualize"], output
+    assert read_outputs(copy_of) == before
+
+    run(["git", "add", "-A"], copy_of)
+    run(["git", "commit", "-qm", "baseline run"], copy_of)
+    run(["dvc", "exp", "run", "-S", "train.epochs=3"], copy_of)
+    output = run(["dvc", "exp", "run", "-S", "train.epochs=5"], copy_of).stdout
+    assert ran_stages(output) == [] and cached_stages(output) == ["train", "evaluate", "visualize"], output
+    assert read_outputs(copy_of) == before

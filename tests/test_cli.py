@@ -1,0 +1,37 @@
+"""The shared entry point: every stage's --help, and the timings the benchmarks ask for."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from stages import cli
+from tests.conftest import PROJECT_ROOT
+
+STAGE_MODULES = [
+    stage["cmd"].removeprefix("python -m ")
+    for stage in yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"].values()
+]
+
+
+@pytest.mark.parametrize("module", STAGE_MODULES)
+def test_every_stage_has_help(module):
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: python -m {module}")
+    assert "MNIST_DEBUG=1" in result.stdout
+
+
+def test_timings_are_recorded_only_when_asked_for(tmp_path, monkeypatch):
+    monkeypatch.delenv(cli.TIMINGS_ENV, raising=False)
+    cli.record_timing("train", "fit", 1.5)
+    timings = tmp_path / "timings.jsonl"
+    monkeypatch.setenv(cli.TIMINGS_ENV, str(timings))
+    cli.record_timing("train", "fit", 1.5)
+    cli.record_timing("train", "fit", 2.5)
+    lines = [json.loads(line) for line in timings.read_text().splitlines()]
+    assert lines == [{"stage": "train", "name": "fit", "seconds": s} for s in (1.5, 2.5)]
