@@ -38,7 +38,7 @@ case "${1:-}" in
         shift
         setup
         dvc repro "$@"
-        dvc metrics show
+        python -m tools.summary
         ;;
     test)
         shift

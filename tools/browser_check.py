@@ -1,18 +1,16 @@
-"""The offline page of `dvc plots show`, and a check of it in headless Chromium. Not a pipeline stage.
+"""A check of a page of `dvc plots show` in headless Chromium, offline: does every plot render?
 
-DVC's own page loads Vega, Vega-Lite and Vega-Embed from a CDN, so offline its charts stay blank. `install`
-writes a page template with the three scripts inlined, taken from the npm packages that package-lock.json
-pins, and .dvc/config names it as plots.html_template: every `dvc plots show` and `dvc plots diff` then
-writes a self-contained page. `check` opens such a page in headless Chromium with the network cut off, and
-fails unless every image loaded and every Vega plot drew.
+A page can look fine on a developer's machine and be blank offline: DVC's default page loads Vega from a
+CDN. This tool opens a page in headless Chromium with host name resolution cut off, and fails unless every
+image loaded, every Vega plot drew marks, and nothing was requested from the network; it also saves a
+screenshot of the whole page. It speaks the Chrome DevTools Protocol over a pipe, so it needs Chromium
+but no Python package beyond the standard library.
 
-    python -m stages.report install        # once per clone; returns at once when already done
-    python -m stages.report check [PAGE] [--screenshot PNG]
+    dvc plots show && python -m tools.browser_check [PAGE] [--screenshot PNG]
 """
 
 import argparse
 import base64
-import hashlib
 import json
 import os
 import re
@@ -23,42 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from stages.artifacts import atomic_path, write_text
-from stages.cli import run_stage
+from stages.artifacts import atomic_path
+from stages.cli import DEBUG_ENV, run_stage
 from stages.errors import PipelineError
 
-# .dvc/config names it as plots.html_template, a path that DVC resolves from .dvc/.
-TEMPLATE = Path(".dvc/plots_offline.html")
-LOCKFILE = Path("package-lock.json")
-NODE_MODULES = Path("node_modules")
-# In load order: Vega-Lite needs Vega, Vega-Embed needs both.
-SCRIPTS = {
-    "vega": "build/vega.min.js",
-    "vega-lite": "build/vega-lite.min.js",
-    "vega-embed": "build/vega-embed.min.js",
-}
 DEFAULT_PAGE = Path("dvc_plots/index.html")
-DEFAULT_SCREENSHOT = Path(".artifacts/report.png")
-
-# DVC fills {refresh_tag} and {plot_divs}; there is deliberately no {scripts}, where it would put its CDN tags.
-PAGE = """<!DOCTYPE html>
-<html>
-<head>
-    <meta charset="utf-8">
-    {refresh_tag}
-    <title>DVC plots</title>
-    <!-- SCRIPTS -->
-    <style>
-        body { font-family: sans-serif; }
-        table { border-spacing: 15px; }
-    </style>
-</head>
-<body>
-    {plot_divs}
-</body>
-</html>
-"""
-DVC_PLACEHOLDERS = ("{scripts}", "{plot_divs}", "{refresh_tag}")
+DEFAULT_SCREENSHOT = Path(".artifacts/dvc_plots.png")
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = (
@@ -94,68 +62,12 @@ PAGE_STATE_JS = """(vegaIds) => ({
 })"""
 
 
-class ReportError(PipelineError):
-    """The offline page cannot be built, or a page does not render."""
-
-
-def install(template: Path = TEMPLATE, lockfile: Path = LOCKFILE) -> bool:
-    """Build the template unless it is already built from this lockfile; return whether it was built."""
-    stamp = _stamp(lockfile)
-    if template.is_file() and stamp in template.read_text(encoding="utf-8"):
-        return False
-    _npm_ci()
-    write_text(template, build_page(NODE_MODULES, stamp))
-    return True
-
-
-def _stamp(lockfile: Path) -> str:
-    """A digest of what the page is made from: the pinned packages, the files taken from them, the page around them."""
-    try:
-        digest = hashlib.sha256(lockfile.read_bytes() + json.dumps(SCRIPTS).encode() + PAGE.encode()).hexdigest()
-    except FileNotFoundError:
-        raise ReportError(f"{lockfile}: not found; run from the project root") from None
-    return f"offline page {digest[:16]}"
-
-
-def _npm_ci() -> None:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ReportError("npm not found on PATH; install Node.js and npm (Debian: apt-get install -y npm)")
-    result = subprocess.run(
-        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode:
-        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        raise ReportError(f"npm ci failed with exit status {result.returncode}: {lines[-1]}")
-
-
-def build_page(node_modules: Path, stamp: str) -> str:
-    """The page template with each package's build inlined, so the page needs no network."""
-    scripts = [f"<!-- {stamp}: built by python -m stages.report install -->"]
-    for package, build in SCRIPTS.items():
-        path = node_modules / package / build
-        version = json.loads((node_modules / package / "package.json").read_text(encoding="utf-8"))["version"]
-        scripts.append(f"<script>/* {package} {version} */\n{_inlinable(path)}\n</script>")
-    return PAGE.replace("<!-- SCRIPTS -->", "\n    ".join(scripts))
-
-
-def _inlinable(path: Path) -> str:
-    """A script's code, checked to be safe inside <script> and from DVC's placeholder substitution."""
-    try:
-        code = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReportError(f"{path}: not found; npm ci did not install the expected package layout") from None
-    # The source map is not shipped in the page; a reference to it would only be a failed load in DevTools.
-    code = re.sub(r"^//# sourceMappingURL=.*$", "", code, flags=re.MULTILINE).rstrip()
-    for text in ("</script", *DVC_PLACEHOLDERS):
-        if text in code.lower():
-            raise ReportError(f"{path}: contains {text!r}, which cannot be inlined into the page template")
-    return code
+class BrowserCheckError(PipelineError):
+    """Chromium is missing or misbehaves, or a page does not render every plot offline."""
 
 
 def find_chromium() -> str | None:
+    """The first Chromium (or Chrome) on PATH, under the names Debian, Ubuntu and Google give it."""
     return next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
 
 
@@ -164,28 +76,37 @@ def check_page(page: Path, screenshot: Path | None = None, timeout: float = 60.0
 
     Returns the number of Vega plots and of images checked. The screenshot covers the whole page.
     """
+    vega_ids = re.findall(r"vegaEmbed\('#([^']+)'", _read_page(page))
     chromium = find_chromium()
     if chromium is None:
-        raise ReportError("chromium not found on PATH; install it (Debian: apt-get install -y chromium)")
-    try:
-        html = page.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReportError(f"{page}: not found; run dvc plots show first") from None
-    vega_ids = re.findall(r"vegaEmbed\('#([^']+)'", html)
+        raise BrowserCheckError("chromium not found on PATH; install it (Debian: apt-get install -y chromium)")
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile, _DevTools(chromium, Path(profile)) as browser:
         session = browser.open_page(page.resolve().as_uri())
         state = _wait_for_render(browser, session, vega_ids, time.monotonic() + timeout)
         if screenshot is not None:
             browser.screenshot(session, screenshot)
-        problems = [f"Vega plot {id_!r} drew nothing" for id_ in state["undrawn"]]
-        problems += [f"image {image['src']!r} did not load" for image in state["images"] if not image["loaded"]]
-        problems += [f"page requested {url}" for url in browser.remote_requests()]
-        problems += browser.errors
+        problems = _problems(state, vega_ids, browser)
+    if problems:
+        raise BrowserCheckError(f"{page}: {len(problems)} problem(s): " + "; ".join(problems))
+    return {"vega": len(vega_ids), "images": len(state["images"])}
+
+
+def _read_page(page: Path) -> str:
+    try:
+        return page.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BrowserCheckError(f"{page}: not found; run dvc plots show first") from None
+
+
+def _problems(state: dict, vega_ids: list[str], browser: "_DevTools") -> list[str]:
+    """Everything that would make the page show less than it should, offline, one short phrase each."""
+    problems = [f"Vega plot {id_!r} drew nothing" for id_ in state["undrawn"]]
+    problems += [f"image {image['src']!r} did not load" for image in state["images"] if not image["loaded"]]
+    problems += [f"page requested {url}" for url in browser.remote_requests()]
+    problems += browser.errors
     if not vega_ids and not state["images"]:
         problems.append("no plots on the page")
-    if problems:
-        raise ReportError(f"{page}: {len(problems)} problem(s): " + "; ".join(problems))
-    return {"vega": len(vega_ids), "images": len(state["images"])}
+    return problems
 
 
 def _wait_for_render(browser: "_DevTools", session: str, vega_ids: list[str], deadline: float) -> dict:
@@ -209,7 +130,7 @@ class _DevTools:
     message, each ending in a NUL byte. No WebSocket and no extra package are needed.
     """
 
-    def __init__(self, chromium: str, profile: Path, timeout: float = 30.0):
+    def __init__(self, chromium: str, profile: Path, timeout: float = 30.0) -> None:
         commands_read, self._commands = os.pipe()
         self._replies, replies_write = os.pipe()
         self._log = open(profile / "chromium.log", "w+b")  # noqa: SIM115 (closed in __exit__)
@@ -245,7 +166,7 @@ class _DevTools:
         try:
             self._write({"id": 0, "method": "Browser.close"})
             self.process.wait(timeout=10)
-        except (ReportError, subprocess.TimeoutExpired):
+        except (BrowserCheckError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
         os.close(self._commands)
@@ -256,16 +177,16 @@ class _DevTools:
         try:
             os.write(self._commands, json.dumps(message).encode() + b"\0")
         except BrokenPipeError:
-            raise ReportError(f"Chromium exited: {self._last_log_line()}") from None
+            raise BrowserCheckError(f"Chromium exited: {self._last_log_line()}") from None
 
     def _read(self, deadline: float) -> dict:
         while b"\0" not in self._buffer:
             ready, _, _ = select.select([self._replies], [], [], max(0.0, deadline - time.monotonic()))
             chunk = os.read(self._replies, 1 << 20) if ready else None
             if chunk is None:
-                raise ReportError("Chromium did not answer in time")
+                raise BrowserCheckError("Chromium did not answer in time")
             if not chunk:
-                raise ReportError(f"Chromium exited: {self._last_log_line()}")
+                raise BrowserCheckError(f"Chromium exited: {self._last_log_line()}")
             self._buffer += chunk
         end = self._buffer.index(b"\0")
         message = json.loads(self._buffer[:end])
@@ -289,11 +210,12 @@ class _DevTools:
             reply = self._read(deadline)
             if reply.get("id") == self._last_id:
                 if "error" in reply:
-                    raise ReportError(f"Chromium refused {method}: {reply['error'].get('message')}")
+                    raise BrowserCheckError(f"Chromium refused {method}: {reply['error'].get('message')}")
                 return reply["result"]
             self._note(reply)
 
     def _note(self, event: dict) -> None:
+        """Keep an event; an uncaught script error or a console error is a problem of the page."""
         self.events.append(event)
         params = event.get("params", {})
         if event.get("method") == "Runtime.exceptionThrown":
@@ -317,12 +239,14 @@ class _DevTools:
         return session
 
     def evaluate(self, session: str, expression: str) -> dict:
+        """The value of a JavaScript expression in the page; one that throws is a bug of this check, not the page."""
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
         if "exceptionDetails" in result:
-            raise ReportError(f"the page check failed: {result['exceptionDetails']['text']}")
+            raise BrowserCheckError(f"the page check failed: {result['exceptionDetails']['text']}")
         return result["result"]["value"]
 
     def screenshot(self, session: str, path: Path) -> None:
+        """Save the whole page, not just the viewport, as PNG; at most MAX_SCREENSHOT_HEIGHT pixels tall."""
         size = self.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
         clip = {
             "x": 0,
@@ -347,28 +271,28 @@ class _DevTools:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("install", help=f"build {TEMPLATE} from the npm packages of {LOCKFILE}")
-    check = commands.add_parser("check", help="render a page of dvc plots show in headless Chromium, offline")
-    check.add_argument("page", nargs="?", type=Path, default=DEFAULT_PAGE, help="the page (default: %(default)s)")
-    check.add_argument(
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.browser_check",
+        description=__doc__.split("\n\n")[0],
+        epilog=f"Set {DEBUG_ENV}=1 to see the full traceback of an error.",
+    )
+    parser.add_argument(
+        "page", nargs="?", type=Path, default=DEFAULT_PAGE, metavar="PAGE", help="the page (default: %(default)s)"
+    )
+    parser.add_argument(
         "--screenshot",
         type=Path,
+        metavar="PNG",
         default=DEFAULT_SCREENSHOT,
         help="where to save a screenshot of the whole page (default: %(default)s)",
     )
     args = parser.parse_args()
-    if args.command == "install":
-        built = install()
-        print(f"report: {'built' if built else 'up to date:'} {TEMPLATE}, the offline page of dvc plots show")
-    else:
-        counts = check_page(args.page, args.screenshot)
-        print(
-            f"report: {args.page}: {counts['vega']} Vega plots drew, {counts['images']} images loaded; "
-            f"screenshot: {args.screenshot}"
-        )
+    counts = check_page(args.page, args.screenshot)
+    print(
+        f"browser_check: {args.page}: {counts['vega']} Vega plots drew, {counts['images']} images loaded, "
+        f"offline; screenshot: {args.screenshot}"
+    )
 
 
 if __name__ == "__main__":
-    run_stage("report", main)
+    run_stage("browser_check", main)
