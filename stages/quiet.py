@@ -1,0 +1,118 @@
+"""TensorFlow's start-up lines kept off stderr, for every stage: one import hook, installed by the package."""
+
+import contextlib
+import ctypes
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+
+# No setting reaches the lines TensorFlow logs while its libraries load: absl's level comes from TF_CPP_MIN_LOG_LEVEL
+# only in a static initializer that runs after those of threadpool_device.cc ("oneDNN custom operations are on") and
+# of the CUDA kernels ("Could not find cuda drivers on your machine", when the CUDA runtime is not installed), and
+# two libraries carry their own absl, so each line comes twice, after absl's "All log messages before
+# absl::InitializeLog()" header. So the first `import tensorflow` runs with file descriptor 2 on a temporary file;
+# then what it wrote goes to stderr but for log lines below TF_CPP_MIN_LOG_LEVEL, the lines TensorFlow would have
+# dropped had it read the level in time. Errors, Python warnings and all other output pass, in order. (Only a crash
+# inside the import would lose its last words; TF_CPP_MIN_LOG_LEVEL=0 turns all this off.)
+#
+# Where no NVIDIA driver is installed (libcuda.so.1 does not load), TensorFlow's first look for devices logs the
+# error "failed call to cuInit: ... (303)", whatever CUDA_VISIBLE_DEVICES says; only TF_CPP_MIN_LOG_LEVEL=3, which
+# also hides real errors, stops it. There the failure is certain and means only "no GPU", so there (and only there)
+# the import also lists the devices and drops that line. With a driver nothing is listed, hidden or changed.
+_SEVERITIES = b"IWEF"
+_LOG_LINE = re.compile(
+    rb"([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "  # absl: E0000 00:00:1796000155.882810  20406 a.cc:52]
+    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) "  # older TensorFlow: 2024-01-31 12:00:00.000001: E
+)
+_ABSL_HEADER = b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def _min_log_level() -> int:
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+def _nvidia_driver_loads() -> bool:
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def _keep(line: bytes, level: int, no_driver: bool) -> bool:
+    if line.rstrip(b"\r\n") == _ABSL_HEADER:
+        return False
+    match = _LOG_LINE.match(line)
+    if match is None:
+        return True
+    severity = _SEVERITIES.index(match[1] or match[2])
+    if no_driver and b"failed call to cuInit" in line:
+        return False
+    return severity >= level
+
+
+@contextlib.contextmanager
+def _stderr_filtered(level: int, no_driver: bool):
+    """Collect what is written to file descriptor 2 meanwhile, then write it back less the lines _keep drops."""
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = b"".join(line for line in capture.read().splitlines(keepends=True) if _keep(line, level, no_driver))
+            with contextlib.suppress(OSError):
+                while kept:
+                    kept = kept[os.write(2, kept) :]
+
+
+class _QuietTensorFlowImport:
+    """A one-shot import hook: the first `import tensorflow` (`import keras` does one) runs under _stderr_filtered."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(cls)
+        spec = importlib.util.find_spec(name)
+        if spec is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_quietly(module):
+            level = _min_log_level()
+            if level <= 0:
+                return exec_module(module)
+            no_driver = not _nvidia_driver_loads()
+            with _stderr_filtered(level, no_driver):
+                exec_module(module)
+                if no_driver:
+                    # Any failure here comes back, and shows, where a stage first uses a device.
+                    with contextlib.suppress(Exception):
+                        module.config.list_physical_devices()
+
+        spec.loader.exec_module = exec_quietly
+        return spec
+
+
+def install() -> None:
+    """Quiet the first `import tensorflow` of this process, unless it already happened."""
+    if "tensorflow" not in sys.modules and _QuietTensorFlowImport not in sys.meta_path:
+        sys.meta_path.insert(0, _QuietTensorFlowImport)
