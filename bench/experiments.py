@@ -3,7 +3,8 @@
 Each row is one `dvc exp run --temp` from the committed params (the workspace
 is left as it was), so every variant differs from the reference model in only
 the params shown; each is forced from train down, so the reference trains
-too. Training time is the train stage's own fit time; wall time is the whole
+too. Training time is the train stage's own fit time, which the stage records
+in the file that MNIST_TIMINGS names (stages/cli.py); wall time is the whole
 `dvc exp run`, DVC and the other stages included.
 
     python bench/experiments.py            # all variants, about 6 minutes on 2 cores
@@ -12,10 +13,14 @@ too. Training time is the train stage's own fit time; wall time is the whole
 
 import argparse
 import json
-import re
+import os
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+
+from run import TIMINGS_ENV, read_timing
 
 VARIANTS = {
     "reference": [],
@@ -30,29 +35,45 @@ VARIANTS = {
 
 def command(name: str, overrides: list[str]) -> list[str]:
     """Forced from train down, so that every row, the reference included, trains and is timed."""
-    return ["dvc", "exp", "run", "--temp", "-n", f"table-{name}", "--force", "--downstream", "train",
-            *(arg for o in overrides for arg in ("-S", o))]
+    return [
+        "dvc",
+        "exp",
+        "run",
+        "--temp",
+        "-n",
+        f"table-{name}",
+        "--force",
+        "--downstream",
+        "train",
+        *(arg for o in overrides for arg in ("-S", o)),
+    ]
 
 
 def run_variant(name: str, overrides: list[str]) -> dict:
+    """Wall time of the variant's `dvc exp run`, and the fit time its train stage recorded."""
     # A rerun of the table replaces its experiments rather than clashing with them.
     subprocess.run(["dvc", "exp", "remove", f"table-{name}"], capture_output=True)
-    started = time.perf_counter()
-    result = subprocess.run(command(name, overrides), capture_output=True, text=True)
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="mnist-experiments-") as temp:
+        timings = Path(temp) / "timings.jsonl"
+        # The stage runs in DVC's temporary workspace: the file must be named by an absolute path.
+        env = {**os.environ, TIMINGS_ENV: str(timings)}
+        started = time.perf_counter()
+        result = subprocess.run(command(name, overrides), capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - started
+        fit = read_timing(timings, "train", "fit")
     output = result.stdout + result.stderr
     if result.returncode != 0:
         sys.exit(f"experiments: {name} failed:\n{output[-4000:]}")
-    fit = re.search(r"train: \d+ epochs in ([\d.]+) s", output)
-    if not fit:
-        sys.exit(f"experiments: {name}: the train stage's timing line is missing from:\n{output[-4000:]}")
-    return {"wall_s": wall, "fit_s": float(fit.group(1))}
+    if fit is None:
+        sys.exit(f"experiments: {name}: the train stage recorded no fit time in {TIMINGS_ENV}:\n{output[-4000:]}")
+    return {"wall_s": wall, "fit_s": fit}
 
 
 def metrics_of(name: str) -> dict:
     """Test and validation metrics of an experiment, from `dvc exp show --json`."""
-    rows = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True,
-                                     check=True).stdout)
+    rows = json.loads(
+        subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True).stdout
+    )
     for baseline in rows:
         for experiment in baseline.get("experiments") or []:
             if experiment["name"] == f"table-{name}":
@@ -79,8 +100,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         changed = ", ".join(f"`{o}`" for o in r["overrides"]) or "(defaults)"
-        print(f"| {name} | {changed} | {r['test']['accuracy']:.4f} | {r['test']['loss']:.4f} | "
-              f"{r['val']['accuracy']:.4f} | {r['fit_s']:.1f} | {r['wall_s']:.1f} |")
+        print(
+            f"| {name} | {changed} | {r['test']['accuracy']:.4f} | {r['test']['loss']:.4f} | "
+            f"{r['val']['accuracy']:.4f} | {r['fit_s']:.1f} | {r['wall_s']:.1f} |"
+        )
     if args.json:
         with open(args.json, "w") as out:
             json.dump(results, out, indent=2)

@@ -17,13 +17,22 @@ exposes. Each multiply runs in a loop of one tf.function, after a warm-up,
 one at a time (as the layers of a step must), with TensorFlow's default
 threading; its median time over several rounds gives the rate at that shape.
 Prints one JSON object.
+
+The shapes come from a trained model (--model models/model.keras: the input
+size and each Dense layer's kernel), so that the floor is that of the network
+the params actually built, or are given by hand as layer widths (--layers).
+
+    python bench/floor.py --model models/model.keras
+    python bench/floor.py --layers 784,256,128,10 --epochs 3
 """
 
 import argparse
 import json
+import math
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,31 @@ def matmuls(layers: list[int], batch: int, train: int, validation: int) -> list[
     return result
 
 
+def model_layers(path: Path) -> list[int]:
+    """Layer widths of a saved Keras model, input first: its input size, then each Dense layer's units.
+
+    They are read from the kernels themselves, so the floor follows whatever params built the
+    model. Only Dense layers are counted, so a model with any other layer that has weights, or
+    whose Dense layers do not feed one another, is refused rather than counted wrongly.
+    """
+    import keras
+
+    model = keras.models.load_model(path, compile=False, safe_mode=True)
+    layers = [math.prod(model.input_shape[1:])]
+    for layer in model.layers:
+        if not layer.weights:
+            continue  # Flatten, Dropout: no multiply
+        if not isinstance(layer, keras.layers.Dense):
+            raise SystemExit(f"floor: {path}: layer {layer.name} is a {type(layer).__name__}; only Dense layers count")
+        inputs, units = layer.kernel.shape
+        if inputs != layers[-1]:
+            raise SystemExit(f"floor: {path}: layer {layer.name} takes {inputs} inputs after a width of {layers[-1]}")
+        layers.append(units)
+    if len(layers) < 2:
+        raise SystemExit(f"floor: {path}: the model has no Dense layer")
+    return layers
+
+
 def time_matmul(mm: MatMul, rounds: int, min_seconds: float) -> float:
     """Median seconds of one multiply at this shape."""
     import tensorflow as tf
@@ -101,32 +135,54 @@ def time_matmul(mm: MatMul, rounds: int, min_seconds: float) -> float:
     return statistics.median(samples)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--layers", default="784,256,128,10", help="layer widths, input first (default: %(default)s)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", type=Path, help="a saved .keras model: take the layer widths from its kernels")
+    source.add_argument("--layers", default="784,256,128,10", help="layer widths, input first (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=2000, help="batch size (default: %(default)s)")
     parser.add_argument("--train", type=int, default=48000, help="training samples (default: %(default)s)")
     parser.add_argument("--validation", type=int, default=12000, help="validation samples (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=50, help="epochs (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per shape (default: %(default)s)")
-    parser.add_argument("--min-seconds", type=float, default=0.2,
-                        help="length of one timed round (default: %(default)s)")
-    args = parser.parse_args()
-    layers = [int(width) for width in args.layers.split(",")]
+    parser.add_argument(
+        "--min-seconds", type=float, default=0.2, help="length of one timed round (default: %(default)s)"
+    )
+    return parser.parse_args()
 
+
+def floor(layers: list[int], args: argparse.Namespace) -> dict:
+    """Time every multiply of an epoch at its shape; the floor is their sum over all epochs."""
     shapes = []
     for mm in matmuls(layers, args.batch, args.train, args.validation):
         seconds = time_matmul(mm, args.rounds, args.min_seconds)
         shapes.append({**mm.__dict__, "flops": mm.flops, "seconds": seconds, "gflops_per_s": mm.flops / seconds / 1e9})
-    flops = {phase: args.epochs * sum(s["flops"] * s["per_epoch"] for s in shapes if s["phase"] == phase)
-             for phase in ("train", "validation")}
+    flops = {
+        phase: args.epochs * sum(s["flops"] * s["per_epoch"] for s in shapes if s["phase"] == phase)
+        for phase in ("train", "validation")
+    }
     floor_s = args.epochs * sum(s["seconds"] * s["per_epoch"] for s in shapes)
     total = flops["train"] + flops["validation"]
-    print(json.dumps({
-        "layers": layers, "batch": args.batch, "train": args.train, "validation": args.validation,
-        "epochs": args.epochs, "train_flops": flops["train"], "validation_flops": flops["validation"],
-        "total_flops": total, "floor_s": floor_s, "gflops_per_s": total / floor_s / 1e9, "shapes": shapes,
-    }))
+    return {
+        "model": str(args.model) if args.model else None,
+        "layers": layers,
+        "batch": args.batch,
+        "train": args.train,
+        "validation": args.validation,
+        "epochs": args.epochs,
+        "train_flops": flops["train"],
+        "validation_flops": flops["validation"],
+        "total_flops": total,
+        "floor_s": floor_s,
+        "gflops_per_s": total / floor_s / 1e9,
+        "shapes": shapes,
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    layers = model_layers(args.model) if args.model else [int(width) for width in args.layers.split(",")]
+    print(json.dumps(floor(layers, args)))
 
 
 if __name__ == "__main__":

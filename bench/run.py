@@ -12,13 +12,15 @@ Measures, in one run on one machine, and prints one Markdown table:
 - the turnaround of one visualize param changed with `dvc exp run -S`, against
   rerunning the whole reference script;
 - the limit: the training FLOPs over the float32 matmul rate TensorFlow reaches
-  here at the model's shapes (bench/floor.py), and each fit time over it.
+  here at the shapes of the model the pipeline trained (bench/floor.py reads them
+  from its models/model.keras), and each fit time over it.
 
 Runs are repeated and medians reported; reference and pipeline runs alternate,
 so that a change in the machine's load hits both alike. Every stage's process
 is started through a small `python` wrapper placed first on PATH, which times
 it and reads its peak resident memory (ru_maxrss) when it exits; DVC's own time
-is the whole `dvc repro` less its stages.
+is the whole `dvc repro` less its stages. The train stage's fit time is what the
+stage itself records in the file that MNIST_TIMINGS names (stages/cli.py).
 
     python bench/run.py DATA_DIR              # the full benchmark, about 6 minutes on 2 cores
     python bench/run.py DATA_DIR --quick      # a smoke run: 3 epochs, one repetition, about 1 minute
@@ -51,6 +53,8 @@ MNIST_FILES = (
 )
 MNIST_TRAIN_IMAGES = 60000
 GB = 1e9
+# The variable that asks the stages to record their timings (stages/cli.py): a file, one JSON object a line.
+TIMINGS_ENV = "MNIST_TIMINGS"
 
 # The wrapper that stands in for `python` while DVC runs the stages: it runs the
 # real interpreter as a child and logs its wall time and peak memory.
@@ -138,8 +142,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 epochs, one repetition of everything")
     parser.add_argument("--repeats", type=int, default=3, help="full runs of reference and pipeline (default: 3)")
     parser.add_argument("--epochs", type=int, help="override train.epochs for both (default: params.yaml)")
-    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.json",
-                        help="where to write the numbers as JSON (default: bench/results/latest.json)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=BENCH_DIR / "results" / "latest.json",
+        help="where to write the numbers as JSON (default: bench/results/latest.json)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects and logs")
     args = parser.parse_args()
     if args.repeats < 1 or (args.epochs is not None and args.epochs < 1):
@@ -191,9 +199,11 @@ def run_process(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, poll_
         own_hwm = [None]
         done = threading.Event()
         if poll_own_memory:
+
             def poll() -> None:
                 while not done.wait(0.05):
                     own_hwm[0] = read_hwm(child.pid) or own_hwm[0]
+
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
         _, status, usage = os.wait4(child.pid, 0)
@@ -224,18 +234,18 @@ def project_files() -> list[str]:
     return sorted({name for name in listed if name and (PROJECT_ROOT / name).is_file()})
 
 
-def fresh_copy(settings: Settings, name: str) -> Path:
-    """A new git repository holding the project, the MNIST files in data/raw and an empty DVC cache."""
-    root = settings.workdir / name
+def fresh_copy(root: Path, data_dir: Path, epochs: int) -> Path:
+    """A new git repository at root holding the project, the MNIST files in data/raw/mnist and an empty DVC cache,
+    with train.epochs set to epochs and committed: what a clone would be, ready for `dvc repro` and `dvc exp run`."""
     for relative in project_files():
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT_ROOT / relative, target)
-    raw = root / "data" / "raw"
+    raw = root / "data" / "raw" / "mnist"
     raw.mkdir(parents=True, exist_ok=True)
     for file in MNIST_FILES:
-        shutil.copy2(settings.data_dir / file, raw / file)
-    set_epochs(root / "params.yaml", settings.epochs)
+        shutil.copy2(data_dir / file, raw / file)
+    set_epochs(root / "params.yaml", epochs)
     git(["init", "-q"], root)
     git(["add", "-A"], root)
     git(["commit", "-qm", "benchmark copy"], root)
@@ -270,16 +280,31 @@ def read_stage_log(log: Path, commands: dict[str, str]) -> list[tuple[str, dict]
     return records
 
 
-def stage_env(settings: Settings, shim_dir: Path, log: Path) -> dict[str, str]:
-    env = dict(settings.env)
+def stage_env(env: dict[str, str], shim_dir: Path, log: Path, timings: Path | None = None) -> dict[str, str]:
+    """env with the wrapper first on PATH, logging to log; and, given timings, the file the stages record
+    their own timings in."""
+    env = dict(env)
     env["PATH"] = f"{shim_dir}{os.pathsep}{env['PATH']}"
     env["BENCH_REAL_PYTHON"] = sys.executable
     env["BENCH_STAGE_LOG"] = str(log)
+    if timings is not None:
+        env[TIMINGS_ENV] = str(timings)
     return env
 
 
-def make_shim(settings: Settings) -> Path:
-    shim_dir = settings.workdir / "shim"
+def read_timing(timings: Path, stage: str, name: str) -> float | None:
+    """The last duration a stage recorded under name in the MNIST_TIMINGS file, or None if it recorded none
+    (the stage did not run, or ran from an older version that records nothing)."""
+    if not timings.exists():
+        return None
+    records = [json.loads(line) for line in timings.read_text().splitlines() if line.strip()]
+    found = [r["seconds"] for r in records if r.get("stage") == stage and r.get("name") == name]
+    return found[-1] if found else None
+
+
+def make_shim(workdir: Path) -> Path:
+    """The directory holding the timing wrapper that stands in for `python` (STAGE_WRAPPER)."""
+    shim_dir = workdir / "shim"
     shim_dir.mkdir(exist_ok=True)
     wrapper = shim_dir / "python"
     wrapper.write_text(STAGE_WRAPPER.format(python=sys.executable))
@@ -290,13 +315,15 @@ def make_shim(settings: Settings) -> Path:
 def run_pipeline(settings: Settings, shim_dir: Path, index: int) -> tuple[PipelineRun, Path]:
     """One full `dvc repro` in a fresh copy. --force, because a fresh clone of a deterministic
     pipeline may find some stages' committed outputs (the figures) already up to date."""
-    root = fresh_copy(settings, f"project-{index}")
+    root = fresh_copy(settings.workdir / f"project-{index}", settings.data_dir, settings.epochs)
     stage_log = settings.workdir / f"stages-{index}.jsonl"
+    timings = settings.workdir / f"timings-{index}.jsonl"
     log = settings.workdir / f"repro-{index}.log"
+    env = stage_env(settings.env, shim_dir, stage_log, timings)
     process = checked(
-        run_process(["dvc", "repro", "--force"], root, stage_env(settings, shim_dir, stage_log), log,
-                    poll_own_memory=True),
-        "dvc repro --force", log,
+        run_process(["dvc", "repro", "--force"], root, env, log, poll_own_memory=True),
+        "dvc repro --force",
+        log,
     )
     commands = stage_commands(root)
     records = read_stage_log(stage_log, commands)
@@ -304,14 +331,13 @@ def run_pipeline(settings: Settings, shim_dir: Path, index: int) -> tuple[Pipeli
     if sorted(ran) != sorted(commands):
         raise BenchError(f"dvc repro ran {ran}; expected every stage of dvc.yaml once: {list(commands)}")
     stages = [Stage(name, r["end"] - r["start"], r["maxrss_kib"] * 1024) for name, r in records]
-    fit = re.search(r"train: \d+ epochs in ([\d.]+) s", process.output)
     accuracy = json.loads((root / "metrics" / "test.json").read_text())["test"]["accuracy"]
     run = PipelineRun(
         wall_s=process.wall_s,
         stages=stages,
         dvc_overhead_s=process.wall_s - sum(stage.wall_s for stage in stages),
         dvc_peak_bytes=process.own_hwm_bytes,
-        fit_s=float(fit.group(1)) if fit else None,
+        fit_s=read_timing(timings, "train", "fit"),
         test_accuracy=accuracy,
     )
     return run, root
@@ -322,8 +348,9 @@ def run_reference(settings: Settings, index: int) -> ReferenceRun:
     cmd = [sys.executable, str(BENCH_DIR / "reference.py"), str(settings.data_dir), "--epochs", str(settings.epochs)]
     process = checked(run_process(cmd, settings.workdir, settings.env, log), "bench/reference.py", log)
     result = json.loads(process.output.strip().splitlines()[-1])
-    return ReferenceRun(process.wall_s, result["fit_s"], result["import_s"], process.maxrss_bytes,
-                        result["test_accuracy"])
+    return ReferenceRun(
+        process.wall_s, result["fit_s"], result["import_s"], process.maxrss_bytes, result["test_accuracy"]
+    )
 
 
 def trivial_project(settings: Settings) -> Path:
@@ -333,10 +360,16 @@ def trivial_project(settings: Settings) -> Path:
     (root / "input.txt").write_text("input\n")
     (root / "dvc.yaml").write_text(TRIVIAL_DVC_YAML)
     git(["init", "-q"], root)
-    checked(run_process(["dvc", "init", "-q"], root, settings.env, settings.workdir / "trivial-init.log"),
-            "dvc init", settings.workdir / "trivial-init.log")
-    checked(run_process(["dvc", "repro"], root, settings.env, settings.workdir / "trivial-repro.log"),
-            "dvc repro (trivial)", settings.workdir / "trivial-repro.log")
+    checked(
+        run_process(["dvc", "init", "-q"], root, settings.env, settings.workdir / "trivial-init.log"),
+        "dvc init",
+        settings.workdir / "trivial-init.log",
+    )
+    checked(
+        run_process(["dvc", "repro"], root, settings.env, settings.workdir / "trivial-repro.log"),
+        "dvc repro (trivial)",
+        settings.workdir / "trivial-repro.log",
+    )
     git(["add", "-A"], root)
     git(["commit", "-qm", "trivial"], root)
     return root
@@ -381,22 +414,41 @@ def visualize_turnaround(settings: Settings, shim_dir: Path, project: Path) -> d
         stage_log = settings.workdir / f"exp-stages-{repeat}.jsonl"
         log = settings.workdir / f"exp-{repeat}.log"
         cmd = ["dvc", "exp", "run", "-S", f"{name}={value + repeat}"]
-        process = checked(run_process(cmd, project, stage_env(settings, shim_dir, stage_log), log), " ".join(cmd), log)
+        env = stage_env(settings.env, shim_dir, stage_log)
+        process = checked(run_process(cmd, project, env, log), " ".join(cmd), log)
         ran = [stage for stage, _ in read_stage_log(stage_log, commands)]
         if ran != ["visualize"]:
             print(f"bench: warning: {' '.join(cmd)} ran {ran or 'no stage'}, not visualize alone", file=sys.stderr)
         ran_stages.append(ran)
         times.append(process.wall_s)
-    return {"param": name, "values": [value + r for r in range(1, settings.exp_repeats + 1)], "wall_s": times,
-            "stages_run": ran_stages}
+    return {
+        "param": name,
+        "values": [value + r for r in range(1, settings.exp_repeats + 1)],
+        "wall_s": times,
+        "stages_run": ran_stages,
+    }
 
 
-def measure_floor(settings: Settings, params: dict, sizes: tuple[int, int]) -> dict:
-    train = params["train"]
-    layers = [784, *train["hidden_units"], 10]
-    cmd = [sys.executable, str(BENCH_DIR / "floor.py"), "--layers", ",".join(map(str, layers)),
-           "--batch", str(train["batch_size"]), "--train", str(sizes[0]), "--validation", str(sizes[1]),
-           "--epochs", str(settings.epochs), *settings.floor_args]
+def measure_floor(settings: Settings, project: Path) -> dict:
+    """The FLOP floor at the shapes of the model that the pipeline trained in project, with the batch size and
+    split that trained it: read from the run itself, so that it follows whatever params trained the model."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    sizes = split_sizes(params)
+    cmd = [
+        sys.executable,
+        str(BENCH_DIR / "floor.py"),
+        "--model",
+        str(project / "models" / "model.keras"),
+        "--batch",
+        str(params["train"]["batch_size"]),
+        "--train",
+        str(sizes[0]),
+        "--validation",
+        str(sizes[1]),
+        "--epochs",
+        str(params["train"]["epochs"]),
+        *settings.floor_args,
+    ]
     log = settings.workdir / "floor.log"
     process = checked(run_process(cmd, settings.workdir, settings.env, log), "bench/floor.py", log)
     return json.loads(process.output.strip().splitlines()[-1])
@@ -406,8 +458,12 @@ def import_times(settings: Settings, repeats: int) -> list[float]:
     """Wall time of a Python process that only imports Keras (and with it TensorFlow), then exits at once."""
     log = settings.workdir / "import.log"
     code = "import os, keras; os._exit(0)"
-    return [checked(run_process([sys.executable, "-c", code], settings.workdir, settings.env, log),
-                    "import keras", log).wall_s for _ in range(repeats)]
+    return [
+        checked(
+            run_process([sys.executable, "-c", code], settings.workdir, settings.env, log), "import keras", log
+        ).wall_s
+        for _ in range(repeats)
+    ]
 
 
 def split_sizes(params: dict) -> tuple[int, int]:
@@ -421,8 +477,14 @@ def median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-def summarize(references: list[ReferenceRun], pipelines: list[PipelineRun], noop: dict, turnaround: dict | None,
-              floor: dict, imports: list[float]) -> dict:
+def summarize(
+    references: list[ReferenceRun],
+    pipelines: list[PipelineRun],
+    noop: dict,
+    turnaround: dict | None,
+    floor: dict,
+    imports: list[float],
+) -> dict:
     stage_names = [stage.name for stage in pipelines[0].stages]
     per_stage = {
         name: {
@@ -450,7 +512,7 @@ def summarize(references: list[ReferenceRun], pipelines: list[PipelineRun], noop
         "reference": reference,
         "pipeline": pipeline,
         "noop": {"project_s": median(noop["project"]), "trivial_s": median(noop["trivial"])},
-        "floor": {key: value for key, value in floor.items() if key != "shapes"},
+        "floor": {key: value for key, value in floor.items() if key not in ("shapes", "model")},
         "import_keras_s": median(imports),
     }
     summary["ratios"] = {
@@ -483,30 +545,76 @@ def table(summary: dict, repeats: int, epochs: int) -> str:
         ("", "reference script", "DVC pipeline", "ratio", "target"),
         ("wall time, whole run", s(ref["wall_s"]), s(pipe["wall_s"]), x(ratios["repro_over_reference"]), "≤ 1.10x"),
         ("fit time", s(ref["fit_s"]), s(pipe["fit_s"]), x(pipe["fit_s"] / ref["fit_s"] if pipe["fit_s"] else None), ""),
-        (f"fit time / FLOP floor ({s(floor['floor_s'])})", x(ratios["reference_fit_over_floor"]),
-         x(ratios["pipeline_fit_over_floor"]), "", "≤ 1.30x"),
-        ("peak memory (largest process)", gb(ref["peak_bytes"]),
-         gb(max(stage["peak_bytes"] for stage in pipe["stages"].values())), "", "≤ 1.00 GB per stage"),
+        (
+            f"fit time / FLOP floor ({s(floor['floor_s'])})",
+            x(ratios["reference_fit_over_floor"]),
+            x(ratios["pipeline_fit_over_floor"]),
+            "",
+            "≤ 1.30x",
+        ),
+        (
+            "peak memory (largest process)",
+            gb(ref["peak_bytes"]),
+            gb(max(stage["peak_bytes"] for stage in pipe["stages"].values())),
+            "",
+            "≤ 1.00 GB per stage",
+        ),
         ("test accuracy", f"{ref['test_accuracy']:.4f}", f"{pipe['test_accuracy']:.4f}", "", ""),
     ]
     for name, stage in pipe["stages"].items():
-        rows.append((f"stage `{name}`: wall, peak memory", "", f"{s(stage['wall_s'])}, {gb(stage['peak_bytes'])}", "",
-                     ""))
-    rows.append(("DVC itself during `dvc repro`: time, peak memory", "",
-                 f"{s(pipe['dvc_overhead_s'])}, {gb(pipe['dvc_peak_bytes'])}", "", ""))
-    rows.append(("`import keras` (TensorFlow start-up): in the script, in a bare process", s(ref["import_s"]),
-                 s(summary["import_keras_s"]), "", ""))
+        rows.append(
+            (f"stage `{name}`: wall, peak memory", "", f"{s(stage['wall_s'])}, {gb(stage['peak_bytes'])}", "", "")
+        )
+    rows.append(
+        (
+            "DVC itself during `dvc repro`: time, peak memory",
+            "",
+            f"{s(pipe['dvc_overhead_s'])}, {gb(pipe['dvc_peak_bytes'])}",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "`import keras` (TensorFlow start-up): in the script, in a bare process",
+            s(ref["import_s"]),
+            s(summary["import_keras_s"]),
+            "",
+            "",
+        )
+    )
     noop = summary["noop"]
-    rows.append(("no-op `dvc repro`: a one-stage project (DVC's floor) vs this project", s(noop["trivial_s"]),
-                 s(noop["project_s"]), x(ratios["noop_over_dvc_floor"]), "≤ 1.30x"))
+    rows.append(
+        (
+            "no-op `dvc repro`: a one-stage project (DVC's floor) vs this project",
+            s(noop["trivial_s"]),
+            s(noop["project_s"]),
+            x(ratios["noop_over_dvc_floor"]),
+            "≤ 1.30x",
+        )
+    )
     change = summary.get("visualize_change")
     if change:
-        rows.append((f"change `{change['param']}`: rerun script vs `dvc exp run -S`", s(ref["wall_s"]),
-                     s(change["wall_s"]), f"{ratios['reference_rerun_over_visualize_change']:.1f}x faster", "≥ 5x"))
+        rows.append(
+            (
+                f"change `{change['param']}`: rerun script vs `dvc exp run -S`",
+                s(ref["wall_s"]),
+                s(change["wall_s"]),
+                f"{ratios['reference_rerun_over_visualize_change']:.1f}x faster",
+                "≥ 5x",
+            )
+        )
     else:
         rows.append(("change a visualize param", s(ref["wall_s"]), "n/a (no visualize stage)", "", "≥ 5x"))
-    rows.append(("FLOP floor: training FLOPs / matmul rate", "", f"{floor['total_flops'] / 1e12:.2f} TFLOP / "
-                 f"{floor['gflops_per_s']:.0f} GFLOP/s = {s(floor['floor_s'])}", "", ""))
+    rows.append(
+        (
+            "FLOP floor: training FLOPs / matmul rate",
+            "",
+            f"{floor['total_flops'] / 1e12:.2f} TFLOP / {floor['gflops_per_s']:.0f} GFLOP/s = {s(floor['floor_s'])}",
+            "",
+            "",
+        )
+    )
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     note = f"{epochs} epochs; medians of {repeats} run(s); peak memory is the largest of the runs; 1 GB = 10^9 bytes."
@@ -514,25 +622,45 @@ def table(summary: dict, repeats: int, epochs: int) -> str:
 
 
 def machine(load_at_start: tuple[float, float, float]) -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg()}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
+    }
 
 
 def versions(env: dict[str, str]) -> dict:
-    code = ("import json, importlib.metadata as m; "
-            "print(json.dumps({p: m.version(p) for p in ('tensorflow', 'keras', 'dvc', 'dvclive', 'numpy')}))")
-    return json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                     check=True).stdout)
+    code = (
+        "import json, importlib.metadata as m; "
+        "print(json.dumps({p: m.version(p) for p in ('tensorflow', 'keras', 'dvc', 'dvclive', 'numpy')}))"
+    )
+    return json.loads(
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    )
+
+
+def warn_if_busy() -> None:
+    """Say so when the machine is already busy: the timings would measure the other load too."""
+    if os.getloadavg()[0] > 0.5:
+        print(
+            f"bench: warning: load average {os.getloadavg()[0]:.2f}; timings are noisy on a busy machine",
+            file=sys.stderr,
+        )
 
 
 def benchmark(settings: Settings) -> dict:
-    shim_dir = make_shim(settings)
-    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    shim_dir = make_shim(settings.workdir)
     started, load_at_start = time.time(), os.getloadavg()
-    print(f"bench: FLOP floor at the model's shapes ({settings.epochs} epochs)", flush=True)
-    floor = measure_floor(settings, params, split_sizes(params))
     print("bench: import keras", flush=True)
     imports = import_times(settings, settings.repeats)
     references, pipelines, project = [], [], None
@@ -544,6 +672,8 @@ def benchmark(settings: Settings) -> dict:
             shutil.rmtree(project)
         run, project = run_pipeline(settings, shim_dir, index)
         pipelines.append(run)
+    print(f"bench: FLOP floor at the trained model's shapes ({settings.epochs} epochs)", flush=True)
+    floor = measure_floor(settings, project)
     git(["add", "-A"], project)
     git(["commit", "-qm", "the benchmark's run"], project)
     print("bench: no-op dvc repro, this project and a trivial one", flush=True)
@@ -554,14 +684,23 @@ def benchmark(settings: Settings) -> dict:
     return {
         "summary": summary,
         "table": table(summary, settings.repeats, settings.epochs),
-        "settings": {"epochs": settings.epochs, "repeats": settings.repeats, "noop_repeats": settings.noop_repeats,
-                     "exp_repeats": settings.exp_repeats},
+        "settings": {
+            "epochs": settings.epochs,
+            "repeats": settings.repeats,
+            "noop_repeats": settings.noop_repeats,
+            "exp_repeats": settings.exp_repeats,
+        },
         "machine": machine(load_at_start),
         "versions": versions(settings.env),
         "duration_s": time.time() - started,
-        "runs": {"reference": [asdict(r) for r in references], "pipeline": [asdict(p) for p in pipelines],
-                 "noop": noop, "visualize_change": turnaround, "floor_shapes": floor["shapes"],
-                 "import_keras_s": imports},
+        "runs": {
+            "reference": [asdict(r) for r in references],
+            "pipeline": [asdict(p) for p in pipelines],
+            "noop": noop,
+            "visualize_change": turnaround,
+            "floor_shapes": floor["shapes"],
+            "import_keras_s": imports,
+        },
     }
 
 
@@ -574,14 +713,17 @@ def main() -> None:
         epochs = args.epochs or (3 if args.quick else params["train"]["epochs"])
         workdir = Path(tempfile.mkdtemp(prefix="mnist-bench-"))
         settings = Settings(
-            data_dir=args.data_dir.resolve(), epochs=epochs, repeats=1 if args.quick else args.repeats,
-            noop_repeats=3 if args.quick else 7, exp_repeats=1 if args.quick else 3,
-            floor_args=["--rounds", "3", "--min-seconds", "0.05"] if args.quick else [], keep=args.keep,
-            workdir=workdir, env=env,
+            data_dir=args.data_dir.resolve(),
+            epochs=epochs,
+            repeats=1 if args.quick else args.repeats,
+            noop_repeats=3 if args.quick else 7,
+            exp_repeats=1 if args.quick else 3,
+            floor_args=["--rounds", "3", "--min-seconds", "0.05"] if args.quick else [],
+            keep=args.keep,
+            workdir=workdir,
+            env=env,
         )
-        if os.getloadavg()[0] > 0.5:
-            print(f"bench: warning: load average {os.getloadavg()[0]:.2f}; timings are noisy on a busy machine",
-                  file=sys.stderr)
+        warn_if_busy()
         try:
             results = benchmark(settings)
         finally:
@@ -593,8 +735,10 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print()
     print(results["table"])
-    print(f"\nbench: {results['duration_s']:.0f} s; numbers in {args.out}" +
-          (f"; temporary projects in {workdir}" if args.keep else ""))
+    print(
+        f"\nbench: {results['duration_s']:.0f} s; numbers in {args.out}"
+        + (f"; temporary projects in {workdir}" if args.keep else "")
+    )
 
 
 if __name__ == "__main__":
