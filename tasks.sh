@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up, then run the pipeline or the tests.
 #
-#   ./tasks.sh repro   create .venv if needed, install requirements, run `dvc repro`
+#   ./tasks.sh repro   create .venv if needed, install requirements, get the data, run `dvc repro`
 #   ./tasks.sh test    create .venv if needed, install requirements, run ruff and the test suite
 #   ./tasks.sh exps    compare experiments: dvc exp show, best test accuracy first, without file hashes
 #
@@ -37,6 +37,7 @@ case "${1:-}" in
     repro)
         shift
         setup
+        python -m stages.fetch
         dvc repro "$@"
         python -m tools.summary
         ;;

@@ -17,8 +17,14 @@ DEBUG_ENV = "MNIST_DEBUG"
 TIMINGS_ENV = "MNIST_TIMINGS"
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None, with_params: bool = True) -> argparse.Namespace:
-    """Parse the options that every stage takes: --help, and --params unless the stage reads none."""
+def parse_args(
+    description: str,
+    argv: Sequence[str] | None = None,
+    with_params: bool = True,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """Parse the options that every command takes: --help, and --params unless it reads none; add_arguments
+    adds a command's own."""
     main_spec = getattr(sys.modules["__main__"], "__spec__", None)
     parser = argparse.ArgumentParser(
         prog=f"python -m {main_spec.name}" if main_spec else None,
@@ -32,6 +38,8 @@ def parse_args(description: str, argv: Sequence[str] | None = None, with_params:
             default=paths.PARAMS,
             help="parameters file (default: %(default)s)",
         )
+    if add_arguments:
+        add_arguments(parser)
     return parser.parse_args(argv)
 
 

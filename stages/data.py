@@ -22,8 +22,7 @@ def check_pair(
     """Check that an image array and a label array describe the same, well-formed examples."""
     if images.shape[1:] != image_shape:
         raise DataError(
-            f"{source}: images are {images.shape[1]}x{images.shape[2]}; "
-            f"expected {image_shape[0]}x{image_shape[1]}"
+            f"{source}: images are {images.shape[1]}x{images.shape[2]}; expected {image_shape[0]}x{image_shape[1]}"
         )
     if len(images) != len(labels):
         raise DataError(f"{source}: {len(images)} images but {len(labels)} labels; expected the same count")

@@ -71,6 +71,18 @@ def _raw_file(where: str, entry: object) -> RawFile:
     return RawFile(name=entry["name"], idx_sha256=digest)
 
 
+def read_raw_file(dataset: Dataset, role: str, directory: Path) -> bytes:
+    """The verified IDX payload of one of the dataset's raw files, which must already be in directory."""
+    raw_file = dataset.files[role]
+    path = Path(directory) / raw_file.name
+    if not path.exists():
+        raise DataError(
+            f"{path}: not found; run `python -m stages.fetch {dataset.name}` (it downloads the dataset, or checks "
+            f"the genuine files you put in {directory}/) or `dvc pull` (it gets them from the DVC remote)"
+        )
+    return read_verified(path, raw_file)
+
+
 def read_verified(path: Path, raw_file: RawFile, source: str | None = None) -> bytes:
     """Decompress a raw .gz file and return its IDX payload if it has the pinned checksum.
 

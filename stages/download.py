@@ -6,7 +6,6 @@ left where it would be picked up as good.
 """
 
 import http.client
-import os
 import sys
 import time
 import urllib.error
@@ -23,22 +22,21 @@ BACKOFF_S = 1.0
 _CHUNK = 1 << 16
 
 
-def obtain(raw_file: RawFile, mirrors: tuple[str, ...], raw_dir: Path, **download_options: float) -> bytes:
-    """Return the verified IDX payload of raw_file, downloading it only if no good copy is local."""
-    path = Path(raw_dir) / raw_file.name
-    rejected = ""
+def obtain(raw_file: RawFile, mirrors: tuple[str, ...], directory: Path, **download_options: float) -> str:
+    """Make sure directory holds a verified copy of raw_file; download it only if there is none.
+
+    A copy that fails its checksum is an error, never moved or replaced: it may be the only one, and in a
+    folder that DVC tracks a replaced file would be a silent change. Returns what was done.
+    """
+    path = Path(directory) / raw_file.name
     if path.exists():
         try:
-            return read_verified(path, raw_file)
+            read_verified(path, raw_file)
         except DataError as error:
-            aside = path.with_name(path.name + ".rejected")
-            os.replace(path, aside)
-            rejected = f"{error} (moved aside to {aside.name}); "
-            print(f"{path}: rejected: {error}; moved aside to {aside.name}", file=sys.stderr)
-    try:
-        return download(raw_file, mirrors, path, **download_options)
-    except DownloadError as error:
-        raise DownloadError(f"{rejected}{error}") from None
+            raise DataError(f"{error}; delete it to download it again") from None
+        return "verified"
+    download(raw_file, mirrors, path, **download_options)
+    return "downloaded"
 
 
 def download(

@@ -13,6 +13,11 @@ PREDICTIONS = Path("data/predictions.csv")
 PLOTS_DIR = Path("plots")
 
 
+def raw_dir(dataset: str) -> Path:
+    """The folder of one dataset's raw files, named after its entry in datasets.yaml; DVC tracks it."""
+    return RAW_DIR / dataset
+
+
 def prepared_split(name: str) -> Path:
     """The .npz file of one split: train, val or test."""
     return PREPARED_DIR / f"{name}.npz"

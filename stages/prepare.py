@@ -1,23 +1,24 @@
-"""prepare: obtain the raw dataset, check it strictly, split it, write compact arrays.
+"""prepare: read the raw dataset, check it strictly, split it, write compact arrays.
 
-This stage never imports TensorFlow, so it starts in well under a second.
+The raw files are in data/raw/<dataset>/, tracked by DVC (`python -m stages.fetch` gets them). This stage
+never imports TensorFlow, so it starts in well under a second.
 """
 
 from stages import paths
 from stages.cli import parse_args, run_stage
 from stages.data import Split, check_pair, stratified_split, write_splits
-from stages.datasets import Dataset, load_dataset
-from stages.download import obtain
+from stages.datasets import Dataset, load_dataset, read_raw_file
 from stages.idx import decode_idx
 from stages.params import load_prepare_params
 
 
 def read_raw(dataset: Dataset, part: str) -> Split:
     """The train or test part of the raw dataset, verified and parsed."""
-    images_file, labels_file = dataset.files[f"{part}_images"], dataset.files[f"{part}_labels"]
-    images_path, labels_path = paths.RAW_DIR / images_file.name, paths.RAW_DIR / labels_file.name
-    images = decode_idx(obtain(images_file, dataset.mirrors, paths.RAW_DIR), str(images_path), ndim=3)
-    labels = decode_idx(obtain(labels_file, dataset.mirrors, paths.RAW_DIR), str(labels_path), ndim=1)
+    directory = paths.raw_dir(dataset.name)
+    images_role, labels_role = f"{part}_images", f"{part}_labels"
+    images_path, labels_path = (directory / dataset.files[role].name for role in (images_role, labels_role))
+    images = decode_idx(read_raw_file(dataset, images_role, directory), str(images_path), ndim=3)
+    labels = decode_idx(read_raw_file(dataset, labels_role, directory), str(labels_path), ndim=1)
     check_pair(images, labels, f"{images_path} and {labels_path}", dataset.image_shape, len(dataset.classes))
     return Split(images, labels, dataset.classes)
 

@@ -3,11 +3,14 @@
 DVC deletes a stage's outputs before it runs the stage's command. Each stage, run by DVC, therefore starts by
 checking out from DVC's cache the outputs that dvc.lock records for it; its atomic writes replace them only
 once the run has succeeded. A run that fails on bad params or data, is interrupted or is killed leaves the
-last good outputs in place, still described by dvc.lock. No output needs DVC's `persist`, which would turn
-the run-cache off.
+last good outputs in place, still described by dvc.lock. An output that a stage writes in place as it goes
+(train's live log) is put back the same way when the stage fails. No output needs DVC's `persist`, which
+would turn the run-cache off.
 """
 
 import os
+import shutil
+from pathlib import Path
 
 # Set by DVC for every stage command it runs: the stage's name.
 DVC_STAGE_ENV = "DVC_STAGE"
@@ -43,3 +46,13 @@ def restore_outputs() -> list[str]:
                     continue
                 restored.append(str(out))
     return restored
+
+
+def put_back(path: Path) -> None:
+    """Replace what a failed run wrote in place at path (a folder) by the last good output, from DVC's cache.
+
+    Outside DVC there is no record of a last good output, and path is left as it is.
+    """
+    if os.environ.get(DVC_STAGE_ENV):
+        shutil.rmtree(path, ignore_errors=True)
+        restore_outputs()

@@ -5,10 +5,10 @@ import time
 from dvclive import Live
 
 from stages import paths
-from stages.artifacts import atomic_dir
 from stages.cli import parse_args, record_timing, run_stage
 from stages.data import read_split
 from stages.params import load_train_params
+from stages.restore import put_back
 
 
 def main() -> None:
@@ -24,17 +24,21 @@ def main() -> None:
     model = build_model(params, train.images.shape[1:], len(train.classes))
     compile_for_training(model, params, len(train.labels))
 
-    # dvclive writes into a temporary directory that replaces the old log only
-    # once the model is saved, so a killed run never leaves a log that looks complete.
-    with atomic_dir(paths.TRAIN_LOG_DIR) as log_dir:
-        with Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None) as live:
+    # dvclive writes each epoch into metrics/train/ as it ends, so that `dvc plots show` and DVC's VS Code
+    # extension show the curves growing. A run that fails puts the last good log back; one killed outright leaves
+    # its partial log, which dvc.lock does not describe, so dvc status shows it as changed, never as complete.
+    try:
+        with Live(dir=str(paths.TRAIN_LOG_DIR), save_dvc_exp=False, dvcyaml=None) as live:
             started = time.perf_counter()
             epochs_run = fit(model, params, train, val, live)
             fit_seconds = time.perf_counter() - started
             live.summary["epochs_run"] = epochs_run
-            print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
-            record_timing("train", "fit", fit_seconds)
+        print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
+        record_timing("train", "fit", fit_seconds)
         save_model(model, paths.MODEL)
+    except BaseException:
+        put_back(paths.TRAIN_LOG_DIR)
+        raise
 
 
 if __name__ == "__main__":

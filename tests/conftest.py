@@ -87,15 +87,22 @@ def tiny_payloads(n_train: int = 200, n_test: int = 100, seed: int = 0) -> dict[
 
 
 def install_tiny_dataset(
-    root: Path, payloads: dict[str, bytes] | None = None, mirrors: list[str] | None = None, write_files: bool = True
+    root: Path,
+    payloads: dict[str, bytes] | None = None,
+    mirrors: list[str] | None = None,
+    write_files: bool = True,
+    name: str = "tiny",
 ) -> dict:
-    """Write datasets.yaml (dataset 'tiny') and, unless told not to, the raw files under root/data/raw."""
+    """Define a dataset (default 'tiny') in root/datasets.yaml, beside any already there, and unless told not
+    to write its raw files to root/data/raw/<name>/."""
     payloads = payloads or tiny_payloads()
     entry = dataset_entry(payloads, mirrors)
-    (root / "datasets.yaml").write_text(yaml.safe_dump({"tiny": entry}))
+    definitions_file = root / "datasets.yaml"
+    definitions = yaml.safe_load(definitions_file.read_text()) if definitions_file.exists() else {}
+    definitions_file.write_text(yaml.safe_dump({**definitions, name: entry}, sort_keys=False))
     if write_files:
         for role, payload in payloads.items():
-            write_gz(root / "data" / "raw" / entry["files"][role]["name"], payload)
+            write_gz(root / "data" / "raw" / name / entry["files"][role]["name"], payload)
     return entry
 
 
@@ -139,6 +146,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def make_project(root: Path) -> Path:
+    """The project's code in a new git repository at root, with the tiny dataset tracked by DVC, and committed."""
     shutil.copytree(PROJECT_ROOT, root, ignore=lambda d, names: [n for n in names if n in _NOT_COPIED])
     install_tiny_dataset(root)
     write_params(root, tiny_params())
@@ -146,8 +154,9 @@ def make_project(root: Path) -> Path:
     run(["git", "config", "user.name", "test"], root)
     run(["git", "config", "user.email", "test@example.com"], root)
     run(["dvc", "init", "-q"], root)
-    for source in (PROJECT_ROOT / ".dvc").glob("config*"):
+    for source in (*(PROJECT_ROOT / ".dvc").glob("config*"), PROJECT_ROOT / ".dvc/plots_offline.html"):
         shutil.copy(source, root / ".dvc" / source.name)
+    run(["dvc", "add", "-q", "data/raw/tiny"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "tiny project"], root)
     return root

@@ -6,7 +6,7 @@ import pytest
 
 from stages.datasets import RawFile
 from stages.download import download, obtain
-from stages.errors import DownloadError
+from stages.errors import DataError, DownloadError
 from tests.conftest import dataset_entry, tiny_payloads
 
 FAST = {"timeout": 1.0, "attempts": 2, "backoff": 0.01}
@@ -45,8 +45,10 @@ def test_wrong_bytes_are_refused_and_the_next_mirror_used(tmp_path, mirror_serve
     raw_file, payload, body = labels
     mirror_server.routes[f"a/{raw_file.name}"] = gzip.compress(b"not the data")
     mirror_server.routes[f"b/{raw_file.name}"] = body
-    assert download(raw_file, (mirror_server.url("a"), mirror_server.url("b")), tmp_path / raw_file.name,
-                    **FAST) == payload
+    assert (
+        download(raw_file, (mirror_server.url("a"), mirror_server.url("b")), tmp_path / raw_file.name, **FAST)
+        == payload
+    )
     assert leftovers(tmp_path) == [raw_file.name]
 
 
@@ -67,17 +69,26 @@ def test_server_that_never_answers_times_out(tmp_path, mirror_server, labels):
     assert leftovers(tmp_path) == []
 
 
-def test_good_local_file_is_used_without_any_request(tmp_path, mirror_server, labels):
-    raw_file, payload, body = labels
+def test_good_local_file_is_verified_without_any_request(tmp_path, mirror_server, labels):
+    raw_file, _, body = labels
     (tmp_path / raw_file.name).write_bytes(body)
-    assert obtain(raw_file, (mirror_server.url("a"),), tmp_path, **FAST) == payload
+    assert obtain(raw_file, (mirror_server.url("a"),), tmp_path, **FAST) == "verified"
     assert mirror_server.requests == []
 
 
-def test_bad_local_file_is_moved_aside_and_replaced(tmp_path, mirror_server, labels):
-    raw_file, payload, body = labels
+def test_missing_file_is_downloaded(tmp_path, mirror_server, labels):
+    raw_file, _, body = labels
+    mirror_server.routes[f"a/{raw_file.name}"] = body
+    assert obtain(raw_file, (mirror_server.url("a"),), tmp_path, **FAST) == "downloaded"
+    assert (tmp_path / raw_file.name).read_bytes() == body
+
+
+def test_bad_local_file_is_an_error_and_stays_as_it_is(tmp_path, mirror_server, labels):
+    raw_file, _, body = labels
     (tmp_path / raw_file.name).write_bytes(b"garbage")
     mirror_server.routes[f"a/{raw_file.name}"] = body
-    assert obtain(raw_file, (mirror_server.url("a"),), tmp_path, **FAST) == payload
-    assert leftovers(tmp_path) == [raw_file.name, raw_file.name + ".rejected"]
-    assert (tmp_path / raw_file.name).read_bytes() == body
+    with pytest.raises(DataError, match="not a gzip file .*; delete it to download it again"):
+        obtain(raw_file, (mirror_server.url("a"),), tmp_path, **FAST)
+    assert leftovers(tmp_path) == [raw_file.name]
+    assert (tmp_path / raw_file.name).read_bytes() == b"garbage"
+    assert mirror_server.requests == []

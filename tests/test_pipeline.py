@@ -177,16 +177,21 @@ def stage_process(root, stage):
     return None
 
 
-def wait_for_epochs(root, epochs, timeout=120):
-    """Wait until the running train stage has logged this many epochs in its temporary log."""
+def wait_for_epochs(root: Path, epochs: int, before: int, timeout: float = 120) -> dict:
+    """Wait until the running train stage has logged at least `epochs` epochs in metrics/train/ (and fewer than
+    `before`, the length of the last good run, whose log is there until the new one starts); return the log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for log in (root / "metrics").glob(".train.*.tmp/metrics.json"):
-            with contextlib.suppress(OSError, ValueError):
-                if json.loads(log.read_text()).get("step", -1) + 1 >= epochs:
-                    return
+        with contextlib.suppress(OSError, ValueError):
+            log = json.loads((root / "metrics/train/metrics.json").read_text())
+            if epochs <= log.get("step", -1) + 1 < before:
+                return log
         time.sleep(0.05)
     pytest.fail("training never got going")
+
+
+def without_log(outputs: dict[str, bytes]) -> dict[str, bytes]:
+    return {path: data for path, data in outputs.items() if not path.startswith("metrics/train/")}
 
 
 # What the stage prints and how it exits for each signal; SIGKILL gives it no say.
@@ -207,8 +212,14 @@ def test_interrupted_training_keeps_the_last_good_outputs_and_recovers(copy_of):
     for signal_number, (message, exit_status) in INTERRUPTIONS.items():
         output = interrupt_training(copy_of, signal_number)
         assert message in output and exit_status in output, output
-        assert read_outputs(copy_of) == last_good, f"after {signal_number.name}"
-        assert "train" in json.loads(run(["dvc", "status", "--json"], copy_of).stdout)
+        status = json.loads(run(["dvc", "status", "--json"], copy_of).stdout)
+        if signal_number == signal.SIGKILL:
+            # No chance to put the last good log back: the partial one stays, and DVC sees it is not the last run's.
+            assert "metrics/train" in json.dumps(status["train"]), status
+            assert without_log(read_outputs(copy_of)) == without_log(last_good)
+        else:
+            assert read_outputs(copy_of) == last_good, f"after {signal_number.name}"
+        assert "train" in status
 
     output = run(["dvc", "repro"], copy_of).stdout
     assert ran_stages(output)[:2] == ["train", "evaluate"], "the recovery trains again, no run-cache shortcut"
@@ -221,12 +232,10 @@ def interrupt_training(root, signal_number) -> str:
     repro = subprocess.Popen(
         ["dvc", "repro"], cwd=root, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    wait_for_epochs(root, 3)
+    wait_for_epochs(root, 3, before=40)
     os.kill(stage_process(root, "train"), signal_number)
     output, _ = repro.communicate(timeout=120)
     assert repro.returncode != 0, output
-    if signal_number != signal.SIGKILL:
-        assert list((root / "metrics").glob(".train.*")) == [], "the stage cleans up its temporary log"
     return output
 
 
@@ -264,3 +273,19 @@ def test_a_params_set_seen_before_comes_back_from_the_run_cache(copy_of):
     output = run(["dvc", "exp", "run", "-S", "train.epochs=5"], copy_of).stdout
     assert ran_stages(output) == [] and cached_stages(output) == ["train", "evaluate", "visualize"], output
     assert read_outputs(copy_of) == before
+
+
+def test_the_training_curves_grow_live_in_dvc_plots(copy_of):
+    set_param(copy_of, "train", "epochs", 40)
+    set_param(copy_of, "train", "batch_size", 8)
+    repro = subprocess.Popen(
+        ["dvc", "repro"], cwd=copy_of, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_for_epochs(copy_of, 3, before=5)
+        shown = json.loads(run(["dvc", "plots", "show", "--json"], copy_of).stdout)["data"]
+        (curve,) = shown["metrics/train/plots/metrics/train/loss.tsv"]
+        assert 3 <= len(curve["content"]["data"]["values"]) < 40, "the epochs done so far, while training goes on"
+    finally:
+        output, _ = repro.communicate(timeout=300)
+    assert repro.returncode == 0, output
