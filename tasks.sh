@@ -30,8 +30,8 @@ setup() {
     export PATH="$PWD/.venv/bin:$PATH"
 }
 
-# Left out of the comparison: file hashes (names with a slash), the figure params and dvclive's step counter.
-EXP_DROP='/|^visualize\.|^step$'
+# Left out of the comparison: file hashes (names with a slash) and the figure params.
+EXP_DROP='/|^visualize\.'
 
 case "${1:-}" in
     repro)

@@ -80,7 +80,7 @@ def metrics_of(name: str) -> dict:
                 metrics = experiment["revs"][0]["data"]["metrics"]
                 return {
                     "test": metrics["metrics/test.json"]["data"]["test"],
-                    "val": metrics["metrics/train/metrics.json"]["data"]["val"],
+                    "val": metrics["metrics/train.json"]["data"]["val"],
                 }
     sys.exit(f"experiments: table-{name} is missing from dvc exp show")
 

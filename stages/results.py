@@ -1,5 +1,5 @@
-"""The formats of what train and evaluate save for later: the training log, the test metrics, the per-class
-scores and the predictions table.
+"""The formats of what train and evaluate save for later: the training log and final metrics, the test metrics,
+the per-class scores and the predictions table.
 
 Each format has its home here: the names inside it, where its parts go, how it is written and read. Reading
 checks a file strictly, so visualize draws only from files that say what they should. dvc.yaml's `plots:`
@@ -48,6 +48,11 @@ def read_history() -> dict[str, dict[str, np.ndarray]]:
         split: {metric: _read_table(curve_file(split, metric), ["step", metric], "train") for metric in METRICS}
         for split in TRAINING_SPLITS
     }
+
+
+def write_train_metrics(path: Path, epochs: int, final: dict[str, dict[str, float]]) -> None:
+    """The epochs run and the last epoch's loss and accuracy per split: final[split][metric]."""
+    write_json(path, {"epochs": epochs, **{split: final[split] for split in TRAINING_SPLITS}})
 
 
 def write_test_metrics(path: Path, loss: float, accuracy: float) -> None:

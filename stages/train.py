@@ -2,13 +2,12 @@
 
 import time
 
-from dvclive import Live
-
 from stages import paths
 from stages.cli import parse_args, record_timing, run_stage
 from stages.data import read_split
 from stages.params import load_train_params
 from stages.restore import put_back
+from stages.results import write_train_metrics
 
 
 def main() -> None:
@@ -18,7 +17,7 @@ def main() -> None:
 
     # TensorFlow takes seconds to import: load it only once params and data have checked out.
     from stages.network import build_model, save_model
-    from stages.training import compile_for_training, fit, seed_everything
+    from stages.training import compile_for_training, curve_log, fit, seed_everything
 
     seed_everything(params.seed)
     model = build_model(params, train.images.shape[1:], len(train.classes))
@@ -28,14 +27,14 @@ def main() -> None:
     # extension show the curves growing. A run that fails puts the last good log back; one killed outright leaves
     # its partial log, which dvc.lock does not describe, so dvc status shows it as changed, never as complete.
     try:
-        with Live(dir=str(paths.TRAIN_LOG_DIR), save_dvc_exp=False, dvcyaml=None) as live:
+        with curve_log(paths.TRAIN_LOG_DIR) as live:
             started = time.perf_counter()
-            epochs_run = fit(model, params, train, val, live)
+            epochs_run, final = fit(model, params, train, val, live)
             fit_seconds = time.perf_counter() - started
-            live.summary["epochs_run"] = epochs_run
         print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
         record_timing("train", "fit", fit_seconds)
         save_model(model, paths.MODEL)
+        write_train_metrics(paths.TRAIN_METRICS, epochs_run, final)
     except BaseException:
         put_back(paths.TRAIN_LOG_DIR)
         raise

@@ -4,6 +4,9 @@ The network itself is in stages/network.py, the batches that feed it in stages/b
 """
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import keras
 import tensorflow as tf
@@ -47,9 +50,10 @@ def compile_for_training(model: keras.Model, params: TrainParams, examples: int)
     )
 
 
-def fit(model: keras.Model, params: TrainParams, train: Split, val: Split, live: Live) -> int:
-    """Train with validation after every epoch; return the number of epochs run."""
-    callbacks = [LiveMetrics(live)]
+def fit(model: keras.Model, params: TrainParams, train: Split, val: Split, live: Live) -> tuple[int, dict]:
+    """Train with validation after every epoch; return the epochs run and the last epoch's metrics by split."""
+    log = LiveMetrics(live)
+    callbacks = [log]
     if params.early_stopping_patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(patience=params.early_stopping_patience, restore_best_weights=True)
@@ -63,19 +67,36 @@ def fit(model: keras.Model, params: TrainParams, train: Split, val: Split, live:
         verbose=2,
         callbacks=callbacks,
     )
-    return len(history.epoch)
+    return len(history.epoch), log.last
+
+
+@contextmanager
+def curve_log(directory: Path) -> Iterator[Live]:
+    """dvclive, writing each epoch's row of every training curve as the epoch ends.
+
+    Its summary file, there while training runs, is removed at the end: the run's final metrics are
+    metrics/train.json (stages/results.py), so that `dvc metrics show` has one short row for training.
+    """
+    with Live(dir=str(directory), save_dvc_exp=False, dvcyaml=None, report=None) as live:
+        yield live
+    Path(live.metrics_file).unlink(missing_ok=True)
 
 
 class LiveMetrics(keras.callbacks.Callback):
-    """Log each epoch's train and validation loss and accuracy as one dvclive step."""
+    """Log each epoch's train and validation loss and accuracy as one dvclive step, and keep the last."""
 
     def __init__(self, live: Live):
         super().__init__()
         self.live = live
+        self.last: dict[str, dict[str, float]] = {}
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        for split in results.TRAINING_SPLITS:
-            for metric in results.METRICS:
-                key = metric if split == "train" else f"val_{metric}"
-                self.live.log_metric(results.curve_name(split, metric), float(logs[key]))
+        # Keras names the validation metrics val_<metric>.
+        self.last = {
+            split: {metric: float(logs[metric if split == "train" else f"val_{metric}"]) for metric in results.METRICS}
+            for split in results.TRAINING_SPLITS
+        }
+        for split, metrics in self.last.items():
+            for metric, value in metrics.items():
+                self.live.log_metric(results.curve_name(split, metric), value)
         self.live.next_step()

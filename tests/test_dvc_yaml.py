@@ -81,4 +81,4 @@ def test_paths_module_and_dvc_yaml_agree():
     for path in (paths.MODEL, paths.TEST_METRICS, paths.PER_CLASS_METRICS, paths.PREDICTIONS, paths.PLOTS_DIR):
         assert str(path) in outputs
     assert str(paths.PREPARED_DIR) in outputs
-    assert {f"{paths.TRAIN_LOG_DIR}/metrics.json", str(results.TRAIN_CURVES_DIR.parent)} <= outputs
+    assert {str(paths.TRAIN_METRICS), str(results.TRAIN_CURVES_DIR.parent)} <= outputs

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stages.results import curve_file
 from stages.visualize import FIGURES
 from tests.conftest import make_project, project_env, run, set_param
 
@@ -30,9 +31,7 @@ def cached_stages(output: str) -> list[str]:
 
 
 def read_metrics(root):
-    return {
-        name: (root / "metrics" / name).read_bytes() for name in ("train/metrics.json", "test.json", "per_class.json")
-    }
+    return {name: (root / "metrics" / name).read_bytes() for name in ("train.json", "test.json", "per_class.json")}
 
 
 def read_outputs(root: Path) -> dict[str, bytes]:
@@ -71,8 +70,8 @@ def test_repro_runs_every_stage_and_writes_every_output(reproduced):
     assert sizes == {"train": 160, "val": 40, "test": 100}
     assert (root / "models/model.keras").stat().st_size > 0
 
-    train = json.loads((root / "metrics/train/metrics.json").read_text())
-    assert train["step"] == 4 and train["epochs_run"] == 5
+    train = json.loads((root / "metrics/train.json").read_text())
+    assert train["epochs"] == 5
     assert set(train["train"]) == set(train["val"]) == {"loss", "accuracy"}
     for curve in ("train/loss", "val/loss", "train/accuracy", "val/accuracy"):
         rows = (root / f"metrics/train/plots/metrics/{curve}.tsv").read_text().splitlines()
@@ -111,7 +110,7 @@ def test_a_different_seed_gives_different_metrics(copy_of):
     output = run(["dvc", "repro"], copy_of).stdout
     assert [s for s in ran_stages(output) if s in STAGES] == list(STAGES)
     after = read_metrics(copy_of)
-    assert after["train/metrics.json"] != before["train/metrics.json"]
+    assert after["train.json"] != before["train.json"]
 
 
 def test_a_train_param_reruns_train_and_what_follows_but_not_prepare(copy_of):
@@ -159,9 +158,9 @@ def test_experiments_with_different_params_are_both_shown(copy_of):
     (relu_params, relu_metrics), (wide_params, wide_metrics) = shown["relu"], shown["wide"]
     assert relu_params["train"]["hidden_activation"] == "relu" and relu_params["train"]["epochs"] == 5
     assert wide_params["train"]["hidden_units"] == [64, 32] and wide_params["train"]["hidden_activation"] == "sigmoid"
-    assert relu_metrics["metrics/train/metrics.json"]["epochs_run"] == 5
-    assert wide_metrics["metrics/train/metrics.json"]["epochs_run"] == 3
-    assert relu_metrics["metrics/train/metrics.json"]["val"] != wide_metrics["metrics/train/metrics.json"]["val"]
+    assert relu_metrics["metrics/train.json"]["epochs"] == 5
+    assert wide_metrics["metrics/train.json"]["epochs"] == 3
+    assert relu_metrics["metrics/train.json"]["val"] != wide_metrics["metrics/train.json"]["val"]
     assert "accuracy" in relu_metrics["metrics/test.json"]["test"]
 
 
@@ -177,15 +176,15 @@ def stage_process(root, stage):
     return None
 
 
-def wait_for_epochs(root: Path, epochs: int, before: int, timeout: float = 120) -> dict:
+def wait_for_epochs(root: Path, epochs: int, before: int, timeout: float = 120) -> None:
     """Wait until the running train stage has logged at least `epochs` epochs in metrics/train/ (and fewer than
-    `before`, the length of the last good run, whose log is there until the new one starts); return the log."""
+    `before`, the length of the last good run, whose log is there until the new one starts)."""
+    curve = root / curve_file("train", "loss")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            log = json.loads((root / "metrics/train/metrics.json").read_text())
-            if epochs <= log.get("step", -1) + 1 < before:
-                return log
+        with contextlib.suppress(OSError):
+            if epochs <= len(curve.read_text().splitlines()) - 1 < before:
+                return
         time.sleep(0.05)
     pytest.fail("training never got going")
 
@@ -223,7 +222,7 @@ def test_interrupted_training_keeps_the_last_good_outputs_and_recovers(copy_of):
 
     output = run(["dvc", "repro"], copy_of).stdout
     assert ran_stages(output)[:2] == ["train", "evaluate"], "the recovery trains again, no run-cache shortcut"
-    assert json.loads((copy_of / "metrics/train/metrics.json").read_text())["epochs_run"] == 41
+    assert json.loads((copy_of / "metrics/train.json").read_text())["epochs"] == 41
     assert json.loads(run(["dvc", "status", "--json"], copy_of).stdout) == {}
 
 
