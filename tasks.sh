@@ -30,8 +30,9 @@ setup() {
     export PATH="$PWD/.venv/bin:$PATH"
 }
 
-# Left out of the comparison: file hashes (names with a slash) and the figure params.
-EXP_DROP='/|^visualize\.'
+# Left out of the comparison: file hashes (names with a slash) and the figure params; --only-changed
+# leaves out, too, every column whose value is the same in every row, so the table fits a terminal.
+EXP_DROP='.*/|visualize\.'
 
 case "${1:-}" in
     repro)
@@ -51,7 +52,7 @@ case "${1:-}" in
     exps)
         shift
         setup
-        dvc exp show --drop "$EXP_DROP" --sort-by metrics/test.json:test.accuracy --sort-order desc "$@"
+        dvc exp show --only-changed --drop "$EXP_DROP" --sort-by metrics/test.json:test.accuracy --sort-order desc "$@"
         ;;
     *)
         sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'

@@ -34,19 +34,17 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
 from run import (
-    BENCH_DIR,
     MNIST_FILES,
     PROJECT_ROOT,
     BenchError,
     Process,
     base_env,
-    check_data_dir,
+    bench_parser,
     checked,
     fresh_copy,
     git,
@@ -54,12 +52,12 @@ from run import (
     make_shim,
     median,
     read_stage_log,
+    run_and_report,
     run_process,
     stage_commands,
     stage_env,
     venv_bin,
     versions,
-    warn_if_busy,
 )
 
 GOAL = 10.0
@@ -108,17 +106,8 @@ class ReproRun:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data_dir", type=Path, help="directory holding the four MNIST .gz files")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs, one repetition")
+    parser = bench_parser(__doc__, "pull.json")
     parser.add_argument("--repeats", type=int, help="pull runs and repro runs, each (default: 3, 1 with --quick)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=BENCH_DIR / "results" / "pull.json",
-        help="where to write the numbers as JSON (default: bench/results/pull.json)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary repositories, remote and logs")
     args = parser.parse_args()
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -307,22 +296,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
 
 
 def main() -> None:
-    args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="mnist-pull-"))
-    try:
-        check_data_dir(args.data_dir)
-        warn_if_busy()
-        results = benchmark(args, workdir)
-    except BenchError as error:
-        sys.exit(f"pull: error: {error}" + (f" (temporary directory {workdir})" if args.keep else ""))
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print()
-    print(results["table"])
-    print(f"\npull: numbers in {args.out}" + (f"; temporary directory {workdir}" if args.keep else ""))
+    run_and_report("pull", parse_args(), benchmark)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -136,19 +137,25 @@ class Settings:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def bench_parser(description: str, results_name: str) -> argparse.ArgumentParser:
+    """The arguments every benchmark takes: the MNIST files, --quick, --out and --keep."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path, help="directory holding the four MNIST .gz files")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 3 epochs, one repetition of everything")
-    parser.add_argument("--repeats", type=int, default=3, help="full runs of reference and pipeline (default: 3)")
-    parser.add_argument("--epochs", type=int, help="override train.epochs for both (default: params.yaml)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: a few epochs, one repetition")
     parser.add_argument(
         "--out",
         type=Path,
-        default=BENCH_DIR / "results" / "latest.json",
-        help="where to write the numbers as JSON (default: bench/results/latest.json)",
+        default=BENCH_DIR / "results" / results_name,
+        help=f"where to write the numbers as JSON (default: bench/results/{results_name})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects and logs")
+    return parser
+
+
+def parse_args() -> argparse.Namespace:
+    parser = bench_parser(__doc__, "latest.json")
+    parser.add_argument("--repeats", type=int, default=3, help="full runs of reference and pipeline (default: 3)")
+    parser.add_argument("--epochs", type=int, help="override train.epochs for both (default: params.yaml)")
     args = parser.parse_args()
     if args.repeats < 1 or (args.epochs is not None and args.epochs < 1):
         parser.error("--repeats and --epochs must be at least 1")
@@ -656,6 +663,27 @@ def warn_if_busy() -> None:
             f"bench: warning: load average {os.getloadavg()[0]:.2f}; timings are noisy on a busy machine",
             file=sys.stderr,
         )
+
+
+def run_and_report(name: str, args: argparse.Namespace, measure: Callable[[argparse.Namespace, Path], dict]) -> None:
+    """The main of the benchmarks that take DATA_DIR, --out and --keep: measure in a temporary directory,
+    then write the numbers as JSON and print the table."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"mnist-{name}-"))
+    kept = f" (temporary directory {workdir})" if args.keep else ""
+    try:
+        check_data_dir(args.data_dir)
+        warn_if_busy()
+        results = measure(args, workdir)
+    except BenchError as error:
+        sys.exit(f"{name}: error: {error}{kept}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(results["table"])
+    print(f"\n{name}: numbers in {args.out}{kept}")
 
 
 def benchmark(settings: Settings) -> dict:

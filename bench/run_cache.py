@@ -27,22 +27,17 @@ MNIST_TIMINGS names (stages/cli.py).
 """
 
 import argparse
-import json
 import os
 import re
-import shutil
-import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
 from run import (
-    BENCH_DIR,
     PROJECT_ROOT,
     BenchError,
     base_env,
-    check_data_dir,
+    bench_parser,
     checked,
     fresh_copy,
     git,
@@ -51,12 +46,12 @@ from run import (
     median,
     read_stage_log,
     read_timing,
+    run_and_report,
     run_process,
     stage_commands,
     stage_env,
     venv_bin,
     versions,
-    warn_if_busy,
 )
 
 CACHED = re.compile(r"Stage '([^']+)' is cached - skipping run")
@@ -85,18 +80,9 @@ class DvcRun:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data_dir", type=Path, help="directory holding the four MNIST .gz files")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs committed, 1 in the real run")
+    parser = bench_parser(__doc__, "run_cache.json")
     parser.add_argument("--epochs", type=int, help="train.epochs of the real run (default: 20, 1 with --quick)")
     parser.add_argument("--repeats", type=int, help="timed cached runs (default: 3, 2 with --quick)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=BENCH_DIR / "results" / "run_cache.json",
-        help="where to write the numbers as JSON (default: bench/results/run_cache.json)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary project and logs")
     args = parser.parse_args()
     if (args.epochs is not None and args.epochs < 1) or (args.repeats is not None and args.repeats < 1):
         parser.error("--epochs and --repeats must be at least 1")
@@ -248,22 +234,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
 
 
 def main() -> None:
-    args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="mnist-run-cache-"))
-    try:
-        check_data_dir(args.data_dir)
-        warn_if_busy()
-        results = benchmark(args, workdir)
-    except BenchError as error:
-        sys.exit(f"run_cache: error: {error}" + (f" (temporary project in {workdir})" if args.keep else ""))
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print()
-    print(results["table"])
-    print(f"\nrun_cache: numbers in {args.out}" + (f"; temporary project in {workdir}" if args.keep else ""))
+    run_and_report("run_cache", parse_args(), benchmark)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,8 @@ def test_repro_runs_every_stage_and_writes_every_output(reproduced):
 
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], root).stdout)
     assert json.dumps(shown).count('"accuracy"') >= 3
+    table = run(["dvc", "metrics", "show"], root).stdout.splitlines()
+    assert len(table) == 3 and max(len(line) for line in table) <= 120, "two short rows: training and test"
 
 
 def test_second_repro_runs_nothing(copy_of):
