@@ -158,7 +158,7 @@ def make_origin(bench: Bench, epochs: int) -> Origin:
     remote = default_remote(root, bench.workdir)
     repro = dvc(bench, ["repro"], root, "origin-repro")
     git(["add", "-A"], root)
-    git(["commit", "-qm", "results"], root)
+    git(["commit", "-q", "--allow-empty", "-m", "results"], root)
     dvc(bench, ["push"], root, "origin-push")
     missing = dvc_json(bench, ["status", "--cloud", "--json"], root)
     if missing:

@@ -703,7 +703,7 @@ def benchmark(settings: Settings) -> dict:
     print(f"bench: FLOP floor at the trained model's shapes ({settings.epochs} epochs)", flush=True)
     floor = measure_floor(settings, project)
     git(["add", "-A"], project)
-    git(["commit", "-qm", "the benchmark's run"], project)
+    git(["commit", "-q", "--allow-empty", "-m", "the benchmark's run"], project)
     print("bench: no-op dvc repro, this project and a trivial one", flush=True)
     noop = noop_times(settings, project, trivial_project(settings))
     print("bench: visualize param change with dvc exp run", flush=True)

@@ -118,7 +118,7 @@ def baseline(bench: Bench) -> DvcRun:
     if sorted(run.stages_run) != sorted(stage_commands(bench.project)):
         raise BenchError(f"dvc repro --force ran {list(run.stages_run)}, not every stage:\n{output[-2000:]}")
     git(["add", "-A"], bench.project)
-    git(["commit", "-qm", "baseline"], bench.project)
+    git(["commit", "-q", "--allow-empty", "-m", "baseline"], bench.project)
     return run
 
 
