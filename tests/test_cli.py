@@ -1,4 +1,4 @@
-"""The shared entry point: every stage's --help, and the timings the benchmarks ask for."""
+"""The shared entry point: every command's --help, and the timings the benchmarks ask for."""
 
 import json
 import subprocess
@@ -14,10 +14,12 @@ STAGE_MODULES = [
     stage["cmd"].removeprefix("python -m ")
     for stage in yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"].values()
 ]
+# The commands people run that are not stages.
+COMMANDS = ["stages.fetch", "tools.plots_page", "tools.browser_check", "tools.summary"]
 
 
-@pytest.mark.parametrize("module", STAGE_MODULES)
-def test_every_stage_has_help(module):
+@pytest.mark.parametrize("module", STAGE_MODULES + COMMANDS)
+def test_every_command_has_help(module):
     result = subprocess.run(
         [sys.executable, "-m", module, "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
     )
