@@ -28,14 +28,11 @@ class Dataset:
     files: dict[str, RawFile]
 
 
-def load_dataset(name: str, path: Path = DATASETS_FILE) -> Dataset:
-    """Look up and validate one dataset definition."""
+def load_dataset(name: str, path: Path = DATASETS_FILE, named_by: str = "params.yaml: prepare.dataset") -> Dataset:
+    """Look up and validate one dataset definition; named_by says where the name came from, for the message."""
     definitions = load_yaml(path)
     if name not in definitions:
-        raise ParamsError(
-            f"params.yaml: prepare.dataset = {name!r}; expected one of the datasets in {path}: "
-            + ", ".join(definitions)
-        )
+        raise ParamsError(f"{named_by} = {name!r}; expected one of the datasets in {path}: " + ", ".join(definitions))
     entry = definitions[name]
     where = f"{path}: {name}"
     if not isinstance(entry, dict):

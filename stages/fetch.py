@@ -29,9 +29,9 @@ def main() -> None:
             "datasets", nargs="*", metavar="DATASET", help="entries of datasets.yaml (default: prepare.dataset)"
         ),
     )
-    names = args.datasets or [load_prepare_params(args.params).dataset]
-    for name in names:
-        dataset = load_dataset(name)
+    named_by = "DATASET" if args.datasets else f"{args.params}: prepare.dataset"
+    for name in args.datasets or [load_prepare_params(args.params).dataset]:
+        dataset = load_dataset(name, named_by=named_by)
         directory = paths.raw_dir(name)
         for raw_file in dataset.files.values():
             outcome = obtain(raw_file, dataset.mirrors, directory)

@@ -26,7 +26,7 @@ def read_raw(dataset: Dataset, part: str) -> Split:
 def main() -> None:
     args = parse_args(__doc__)
     params = load_prepare_params(args.params)
-    dataset = load_dataset(params.dataset)
+    dataset = load_dataset(params.dataset, named_by=f"{args.params}: prepare.dataset")
 
     full_train, test = read_raw(dataset, "train"), read_raw(dataset, "test")
     train_idx, val_idx = stratified_split(full_train.labels, params.val_fraction, params.seed)

@@ -73,3 +73,12 @@ def test_no_network_names_the_file_and_where_to_put_it(repository):
     assert result.returncode == 1
     assert "put the genuine train-images-idx3-ubyte.gz in data/raw/tiny/" in result.stderr.splitlines()[-1]
     assert not list((repository / "data/raw/tiny").glob("*"))
+
+
+def test_an_unknown_dataset_is_named_as_the_user_gave_it(repository):
+    install_tiny_dataset(repository, write_files=False)
+    result = fetch(repository, "cifar")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "fetch: error: DATASET = 'cifar'; expected one of the datasets in datasets.yaml: tiny"
+    ]
