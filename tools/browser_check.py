@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from stages.artifacts import atomic_path
-from stages.cli import DEBUG_ENV, run_stage
+from stages.cli import parse_args, run_stage
 from stages.errors import PipelineError
 
 DEFAULT_PAGE = Path("dvc_plots/index.html")
@@ -270,12 +270,7 @@ class _DevTools:
         return [url for url in urls if not url.startswith(LOCAL_SCHEMES)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.browser_check",
-        description=__doc__.split("\n\n")[0],
-        epilog=f"Set {DEBUG_ENV}=1 to see the full traceback of an error.",
-    )
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "page", nargs="?", type=Path, default=DEFAULT_PAGE, metavar="PAGE", help="the page (default: %(default)s)"
     )
@@ -286,7 +281,10 @@ def main() -> None:
         default=DEFAULT_SCREENSHOT,
         help="where to save a screenshot of the whole page (default: %(default)s)",
     )
-    args = parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args(__doc__.split("\n\n")[0], with_params=False, add_arguments=_add_arguments)
     counts = check_page(args.page, args.screenshot)
     print(
         f"browser_check: {args.page}: {counts['vega']} Vega plots drew, {counts['images']} images loaded, "

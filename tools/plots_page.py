@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 from stages.artifacts import write_text
-from stages.cli import DEBUG_ENV, run_stage
+from stages.cli import parse_args, run_stage
 from stages.errors import PipelineError
 
 # .dvc/config names it as plots.html_template, a path that DVC resolves from .dvc/.
@@ -166,16 +166,14 @@ def check(template: Path = TEMPLATE, lockfile: Path = LOCKFILE, node_modules: Pa
     return True
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.plots_page",
-        description=__doc__.split("\n\n")[0],
-        epilog=f"Set {DEBUG_ENV}=1 to see the full traceback of an error.",
-    )
+def _add_commands(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("build", help=f"npm ci, then rewrite {TEMPLATE} from the packages of {LOCKFILE} (needs npm)")
     commands.add_parser("check", help=f"fail unless {TEMPLATE} is what {LOCKFILE} gives (byte for byte if installed)")
-    args = parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args(__doc__.split("\n\n")[0], with_params=False, add_arguments=_add_commands)
     if args.command == "build":
         build()
         print(f"plots_page: built {TEMPLATE} from {LOCKFILE}")
