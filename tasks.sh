@@ -31,8 +31,10 @@ setup() {
 }
 
 # Left out of the comparison: file hashes (names with a slash) and the figure params; --only-changed
-# leaves out, too, every column whose value is the same in every row, so the table fits a terminal.
+# leaves out, too, every column whose value is the same in every row, so the table fits a terminal,
+# but for the validation and test metrics, which are always shown.
 EXP_DROP='.*/|visualize\.'
+EXP_KEEP='(val|test)\.'
 
 case "${1:-}" in
     repro)
@@ -52,7 +54,7 @@ case "${1:-}" in
     exps)
         shift
         setup
-        dvc exp show --only-changed --drop "$EXP_DROP" --sort-by metrics/test.json:test.accuracy --sort-order desc "$@"
+        dvc exp show --only-changed --drop "$EXP_DROP" --keep "$EXP_KEEP" --sort-by metrics/test.json:test.accuracy --sort-order desc "$@"
         ;;
     *)
         sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
