@@ -7,7 +7,6 @@ import numpy as np
 import tensorflow as tf
 
 from stages.data import Split
-from stages.network import scale_batch
 
 
 def hold(array: np.ndarray) -> tf.Variable:
@@ -23,10 +22,10 @@ def hold(array: np.ndarray) -> tf.Variable:
 def training_batches(split: Split, batch_size: int, seed: int) -> tf.data.Dataset:
     """Shuffled batches, epoch after epoch without end; each epoch visits every example once.
 
-    The images stay uint8, a quarter of the memory of float32, and each batch is scaled
-    as it is gathered, which costs no more than gathering float32 rows. Epoch e visits the
-    examples in a permutation drawn from (seed, e) alone, so training is a pure function
-    of the seed. The next batch is made while the model trains on the current one.
+    The images stay uint8, a quarter of the memory of float32: the model scales them
+    itself (stages/network.py). Epoch e visits the examples in a permutation drawn from
+    (seed, e) alone, so training is a pure function of the seed. The next batch is made
+    while the model trains on the current one.
     """
     images, labels = hold(split.images), hold(split.labels)
     count = len(split.labels)
@@ -39,18 +38,18 @@ def training_batches(split: Split, batch_size: int, seed: int) -> tf.data.Datase
     def gather(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         # Gather from the variables' values: a gather from the variable itself would
         # switch it to copy-on-read and copy the whole array once.
-        return scale_batch(tf.gather(images.value(), indices)), tf.gather(labels.value(), indices)
+        return tf.gather(images.value(), indices), tf.gather(labels.value(), indices)
 
     return _as_written(tf.data.Dataset.counter().flat_map(epoch_batches).map(gather).prefetch(1))
 
 
 def evaluation_batches(split: Split, batch_size: int) -> tf.data.Dataset:
-    """The split's batches in order, scaled as in training."""
+    """The split's batches in order."""
     images, labels = hold(split.images), hold(split.labels)
 
     def batch(start: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         end = start + batch_size
-        return scale_batch(images.value()[start:end]), labels.value()[start:end]
+        return images.value()[start:end], labels.value()[start:end]
 
     return _as_written(tf.data.Dataset.range(0, len(split.labels), batch_size).map(batch).prefetch(1))
 

@@ -14,20 +14,22 @@ PREDICT_BATCH_SIZE = 2000
 def main() -> None:
     parse_args(__doc__, with_params=False)
     test = read_split("test")
-    if not paths.MODEL.exists():
-        raise DataError(f"{paths.MODEL}: not found; run the train stage first (dvc repro)")
 
     # TensorFlow takes seconds to import: load it only once the inputs have checked out.
     from stages.batches import evaluation_batches
-    from stages.network import load_model
+    from stages.inference import load_classifier
 
     print(f"evaluate: scoring {paths.MODEL} on {len(test.labels)} test images")
-    model = load_model(paths.MODEL)
-    batches = evaluation_batches(test, PREDICT_BATCH_SIZE)
-    # Keras computes the loss from the output layer's logits, which predict() does
-    # not return, so loss and accuracy come from evaluate(), exactly as in training.
-    loss, accuracy = model.evaluate(batches, verbose=0)
-    probabilities = model.predict(batches, verbose=0)
+    classifier = load_classifier(paths.MODEL)
+    if classifier.classes != test.classes:
+        raise DataError(
+            f"{paths.MODEL}: classes {', '.join(classifier.classes)}; expected the test split's "
+            f"{', '.join(test.classes)}; run the train stage again (dvc repro)"
+        )
+    # Loss and accuracy come from the trained model's own evaluate(), exactly as in training; the
+    # probabilities from the classifier that predict uses too.
+    loss, accuracy = classifier.trained.evaluate(evaluation_batches(test, PREDICT_BATCH_SIZE), verbose=0)
+    probabilities = classifier.probabilities(test.images, PREDICT_BATCH_SIZE)
     predicted = probabilities.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(
         test.labels, predicted, labels=range(len(test.classes)), zero_division=0

@@ -222,7 +222,7 @@ def prediction_pie(predicted: np.ndarray, classes: Sequence[str]) -> Figure:
 def probability_density(
     probabilities: np.ndarray, actual: np.ndarray, class_index: int, classes: Sequence[str]
 ) -> Figure:
-    """The model's output for one class, over images of that class and over all others: how well it separates them.
+    """The probability of one class, over images of that class and over all others: how well the model separates them.
 
     Each group gets its own density (they do not share one normalisation), so a small class is as visible as the rest.
     """
@@ -245,7 +245,7 @@ def probability_density(
     ax.set_yscale("log")
     ax.set_ylim(bottom=0.01)
     ax.set(
-        xlabel=f"Model output for {name}",
+        xlabel=f"Probability of {name}",
         ylabel="Density (log scale)",
         title=f"Predicted probability of {name} on the test set",
     )
@@ -262,7 +262,7 @@ def mistake_gallery(
     classes: Sequence[str],
     count: int,
 ) -> Figure:
-    """The wrong test predictions with the highest model output: where the model is surest, and wrong."""
+    """The wrong test predictions with the highest probability: where the model is surest, and wrong."""
     wrong = np.flatnonzero(predicted != actual)
     confidence = probabilities[wrong, predicted[wrong]]
     worst = wrong[np.argsort(-confidence, kind="stable")[:count]]
@@ -305,4 +305,23 @@ def per_class_scores(scores: Mapping[str, Mapping[str, float]], classes: Sequenc
     ax.grid(axis="x", visible=False)
     ax.set(xlabel="Label", ylabel="Score", title="Precision, recall and F1 per label on the test set")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return figure
+
+
+@_styled
+def normalisation_pairs(
+    originals: Sequence[np.ndarray], normalised: Sequence[np.ndarray], names: Sequence[str]
+) -> Figure:
+    """People's images as they came (RGB, any size) above what the model sees of each: MNIST's 28x28 form."""
+    figure = _new_figure(2.4 * len(names), 5.2)
+    axes = figure.subplots(2, len(names), squeeze=False)
+    for column, (original, image, name) in enumerate(zip(originals, normalised, names, strict=True)):
+        axes[0, column].imshow(original)
+        axes[0, column].set_title(name, fontsize=10, fontweight="normal")
+        axes[1, column].imshow(image, cmap="gray", vmin=0, vmax=255)
+        axes[1, column].set_title("28x28, as the model sees it", fontsize=9, fontweight="normal")
+    for axis in axes.flat:
+        axis.set(xticks=[], yticks=[])
+        axis.grid(False)
+    figure.suptitle("Images as people make them, normalised the way MNIST was made")
     return figure

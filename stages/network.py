@@ -1,31 +1,30 @@
-"""The classifier's network: built from params, and saved and loaded as a .keras file.
+"""The classifier's network: built from params, and saved and loaded as a .keras file that
+carries everything a user of the model needs: the input scaling and the class names.
 
 A new model family is a new branch of build_model; how data reaches the network is in
-stages/batches.py, how it is trained in stages/training.py.
+stages/batches.py, how it is trained in stages/training.py, how it is used in stages/inference.py.
 """
 
 import json
 import os
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 
 from stages.artifacts import ZIP_EPOCH, atomic_path
 from stages.errors import DataError
 from stages.params import TrainParams
 
-
-def scale_batch(images: tf.Tensor) -> tf.Tensor:
-    """uint8 pixels to the network's input, float32 in [0, 1], one batch at a time."""
-    return tf.cast(images, tf.float32) / 255.0
+CLASSES_KEY = "classes"
 
 
 def build_model(params: TrainParams, image_shape: tuple[int, ...], n_classes: int) -> keras.Model:
-    """A multilayer perceptron; the default params give the reference 784-256-128-10 sigmoid net."""
+    """A multilayer perceptron on uint8 images; the default params give the reference 784-256-128-10 sigmoid net."""
     model = keras.Sequential(name="mlp")
-    model.add(keras.Input(shape=image_shape))
+    model.add(keras.Input(shape=image_shape, dtype="uint8"))
+    model.add(pixel_scaling())
     model.add(keras.layers.Flatten())
     for units in params.hidden_units:
         model.add(keras.layers.Dense(units, activation=params.hidden_activation))
@@ -35,8 +34,19 @@ def build_model(params: TrainParams, image_shape: tuple[int, ...], n_classes: in
     return model
 
 
-def save_model(model: keras.Model, path: Path) -> None:
-    """Save a .keras file whose bytes depend only on the model, atomically.
+def pixel_scaling() -> keras.layers.Layer:
+    """uint8 pixels to float32 in [0, 1], inside the model, so that whoever loads it feeds raw images.
+
+    (x - 0) / sqrt(255 ** 2) is x / 255 to the last bit; Rescaling(1 / 255) multiplies, and
+    rounds half of the 256 pixel values differently.
+    """
+    return keras.layers.Normalization(mean=0.0, variance=255.0**2, axis=None, name="pixel_scaling")
+
+
+def save_model(model: keras.Model, classes: Sequence[str], path: Path) -> None:
+    """Save a .keras file whose bytes depend only on the model, with its class names, atomically.
+
+    The class names go into the file's metadata.json, which Keras writes and ignores on loading.
 
     Keras stamps a file with the time it was saved (in metadata.json and in the zip entry of
     the weights) and numbers shared objects in config.json by their Python ids, so the same
@@ -49,6 +59,7 @@ def save_model(model: keras.Model, path: Path) -> None:
         members = _read_members(temp)
         metadata = json.loads(members["metadata.json"])
         metadata.pop("date_saved", None)
+        metadata[CLASSES_KEY] = list(classes)
         members["metadata.json"] = json.dumps(metadata).encode()
         members["config.json"] = json.dumps(_renumber_shared_objects(json.loads(members["config.json"]))).encode()
         with zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED) as archive:
@@ -78,9 +89,19 @@ def _renumber_shared_objects(config: object) -> object:
     return walk(config)
 
 
-def load_model(path: os.PathLike) -> keras.Model:
-    """Load a .keras model in safe mode: no arbitrary code from the file is run."""
+def load_model(path: os.PathLike) -> tuple[keras.Model, tuple[str, ...]]:
+    """A model saved by save_model and its class names, loaded in safe mode: no code from the file is run."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: not found; run the pipeline first (dvc repro, or dvc pull)")
     try:
-        return keras.models.load_model(path, safe_mode=True)
-    except (ValueError, OSError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        model = keras.models.load_model(path, safe_mode=True)
+        classes = json.loads(_read_members(Path(path))["metadata.json"]).get(CLASSES_KEY)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         raise DataError(f"{path}: not a readable Keras model ({error}); run the train stage again") from None
+    n_outputs = model.output_shape[-1]
+    if not isinstance(classes, list) or len(classes) != n_outputs or not all(isinstance(c, str) for c in classes):
+        raise DataError(
+            f"{path}: no list of {n_outputs} class names in its metadata.json; "
+            "expected a model saved by the train stage"
+        )
+    return model, tuple(classes)

@@ -33,7 +33,7 @@ def main() -> None:
             fit_seconds = time.perf_counter() - started
         print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
         record_timing("train", "fit", fit_seconds)
-        save_model(model, paths.MODEL)
+        save_model(model, train.classes, paths.MODEL)
         write_train_metrics(paths.TRAIN_METRICS, epochs_run, final)
     except BaseException:
         put_back(paths.TRAIN_LOG_DIR)

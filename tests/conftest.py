@@ -232,6 +232,14 @@ class MirrorServer:
         self.httpd.server_close()
 
 
+@pytest.fixture(scope="session")
+def drawn_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model, sigmoid output like the reference, that knows drawn 0s, 1s and 7s (tests/drawn.py)."""
+    from tests.drawn import train_drawn_model
+
+    return train_drawn_model(tmp_path_factory.mktemp("drawn_model") / "model.keras")
+
+
 @pytest.fixture
 def mirror_server():
     server = MirrorServer()

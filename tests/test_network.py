@@ -8,7 +8,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from stages.errors import DataError  # noqa: E402
-from stages.network import build_model, load_model, save_model, scale_batch  # noqa: E402
+from stages.network import build_model, load_model, save_model  # noqa: E402
 from stages.params import load_train_params  # noqa: E402
 from stages.training import seed_everything  # noqa: E402
 from tests.conftest import PROJECT_ROOT  # noqa: E402
@@ -44,16 +44,25 @@ def test_model_space(reference):
     assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.25] * 3
 
 
-def test_input_scaling_and_saved_model_round_trip(reference, tmp_path):
-    images = np.array([[[0, 255]]], dtype=np.uint8)
-    scaled = scale_batch(images).numpy()
-    assert scaled.dtype == np.float32 and scaled.tolist() == [[[0.0, 1.0]]]
+def test_the_model_scales_its_own_pixels_exactly_as_division_by_255(reference):
+    """Whoever loads the model feeds it raw uint8 images; training saw x / 255 to the last bit."""
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    model = build_model(reference, (16, 16), 10)
+    scaled = model.get_layer("pixel_scaling")(pixels)
+    assert np.array_equal(keras.ops.convert_to_numpy(scaled), pixels.astype(np.float32) / np.float32(255))
+
+
+def test_saved_model_round_trip_with_its_classes(reference, tmp_path):
+    images = np.array([[[0, 255]], [[255, 7]]], dtype=np.uint8)
     model = build_model(dataclasses.replace(reference, hidden_units=(4,)), (1, 2), 3)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    save_model(model, tmp_path / "m.keras")
-    loaded = load_model(tmp_path / "m.keras")
-    assert np.allclose(loaded.predict(scaled, verbose=0), model.predict(scaled, verbose=0))
+    save_model(model, ("cat", "dog", "emu"), tmp_path / "m.keras")
+    loaded, classes = load_model(tmp_path / "m.keras")
+    assert classes == ("cat", "dog", "emu")
+    assert np.array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
     assert isinstance(loaded.optimizer, keras.optimizers.Adam)
+    # A normal Keras file: Keras alone reads it, in safe mode.
+    assert keras.models.load_model(tmp_path / "m.keras", safe_mode=True).output_shape == (None, 3)
 
 
 def test_the_same_model_saves_to_the_same_bytes(reference, tmp_path):
@@ -66,7 +75,7 @@ def test_the_same_model_saves_to_the_same_bytes(reference, tmp_path):
         model = build_model(params, (4, 4), 3)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         path = tmp_path / f"{attempt}.keras"
-        save_model(model, path)
+        save_model(model, ("a", "b", "c"), path)
         saved.append(path.read_bytes())
     assert saved[0] == saved[1]
     with zipfile.ZipFile(tmp_path / "0.keras") as archive:
@@ -80,3 +89,13 @@ def test_an_unreadable_model_is_a_one_line_error(tmp_path):
     (tmp_path / "bad.keras").write_bytes(b"not a zip")
     with pytest.raises(DataError, match=r"bad.keras: not a readable Keras model"):
         load_model(tmp_path / "bad.keras")
+    with pytest.raises(DataError, match=r"missing.keras: not found; run the pipeline first"):
+        load_model(tmp_path / "missing.keras")
+
+
+def test_a_model_without_class_names_is_a_one_line_error(reference, tmp_path):
+    """A .keras file saved by Keras alone does not say what its outputs mean."""
+    model = build_model(dataclasses.replace(reference, hidden_units=(4,)), (1, 2), 3)
+    model.save(tmp_path / "plain.keras")
+    with pytest.raises(DataError, match=r"plain.keras: no list of 3 class names in its metadata.json"):
+        load_model(tmp_path / "plain.keras")

@@ -38,8 +38,8 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--hide-scrollbars",
-    # Offline for real: no host name resolves, so a script from a CDN cannot load.
-    "--host-resolver-rules=MAP * ~NOTFOUND",
+    # Offline for real: no host name resolves, so a script from a CDN cannot load; only this machine answers.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     "--remote-debugging-pipe",
 )
 VIEWPORT = {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False}
@@ -244,6 +244,15 @@ class _DevTools:
         if "exceptionDetails" in result:
             raise BrowserCheckError(f"the page check failed: {result['exceptionDetails']['text']}")
         return result["result"]["value"]
+
+    def drag(self, session: str, points: list[tuple[float, float]]) -> None:
+        """Press the left mouse button at the first point, move through the others, release at the last:
+        real input events, as a hand with a mouse makes them (pointerdown, pointermove..., pointerup)."""
+        for kind, (x, y) in zip(
+            ["mousePressed", *["mouseMoved"] * (len(points) - 2), "mouseReleased"], points, strict=True
+        ):
+            event = {"type": kind, "x": x, "y": y, "button": "left", "buttons": 1, "clickCount": 1}
+            self.send("Input.dispatchMouseEvent", event, session)
 
     def screenshot(self, session: str, path: Path) -> None:
         """Save the whole page, not just the viewport, as PNG; at most MAX_SCREENSHOT_HEIGHT pixels tall."""
