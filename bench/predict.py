@@ -18,7 +18,7 @@ temporary directory, and models/model.keras is measured on them, in four parts:
    difference in the predicted class's probability, over all images and over those to_mnist left
    as they were (there only the CSV's 6 decimals should show).
 
-    python bench/predict.py        # about 2 minutes on 2 cores
+    python -m bench.predict        # from the project root; about 2 minutes on 2 cores
 """
 
 import argparse
@@ -34,17 +34,14 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from run import machine, versions, warn_if_busy
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))  # stages/, when run as `python bench/predict.py`
-
-from stages import paths  # noqa: E402
-from stages.cli import parse_args  # noqa: E402
-from stages.data import Split, read_split  # noqa: E402
-from stages.errors import PipelineError  # noqa: E402
-from stages.images import normalised_batches, read_image, to_mnist  # noqa: E402
-from stages.results import Predictions, read_predictions  # noqa: E402
+from bench.run import machine, versions, warn_if_busy
+from stages import paths
+from stages.cli import parse_args
+from stages.data import Split, read_split
+from stages.errors import PipelineError
+from stages.images import normalised_batches, read_image, to_mnist
+from stages.results import Predictions, read_predictions
 
 STARTUP_GOAL_S, THROUGHPUT_GOAL = 1.0, 2000.0
 TF_ALONE = "import time; t = time.perf_counter(); import tensorflow; print(time.perf_counter() - t)"
@@ -59,14 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the docstring's layout in --help
     parser.add_argument("--repeats", type=int, default=3, help="start-ups and throughput runs (default: 3)")
     parser.add_argument(
-        "--out", type=Path, default=PROJECT_ROOT / "bench/results/predict.json", help="where to write the JSON"
+        "--out",
+        type=Path,
+        default=Path("bench/results/predict.json"),
+        help="where to write the JSON (default: %(default)s)",
     )
 
 
 def run_child(cmd: list[str]) -> tuple[float, str]:
-    """Run cmd in the project root; its wall time and stdout; exit with its stderr if it fails."""
+    """Run cmd; its wall time and stdout; exit with its stderr if it fails."""
     started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"bench predict: error: {' '.join(cmd)[:200]} failed:\n{done.stderr[-2000:]}")
     return time.perf_counter() - started, done.stdout
@@ -167,8 +167,6 @@ def main() -> None:
     args = parse_args(__doc__, with_params=False, add_arguments=add_arguments)
     if args.repeats < 1:
         sys.exit("bench predict: error: --repeats must be at least 1")
-    args.out = args.out.resolve()
-    os.chdir(PROJECT_ROOT)  # paths.* are relative to it
     warn_if_busy()
     try:
         results = measure(args.repeats)

@@ -20,7 +20,7 @@ from stages.images import read_image, to_mnist  # noqa: E402
 from stages.inference import load_classifier  # noqa: E402
 from stages.server import MAX_BODY_BYTES, TOP, make_app  # noqa: E402
 from tests.conftest import PROJECT_ROOT, project_env  # noqa: E402
-from tests.drawn import SHAPES, draw  # noqa: E402
+from tests.drawn import SHAPES, draw, drawn_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +138,25 @@ def test_a_missing_model_is_one_line_at_start_up(tmp_path):
     assert result.stderr == f"serve: error: {tmp_path / 'missing.keras'}: not found; run the pipeline first " + (
         "(dvc repro, or dvc pull)\n"
     )
+
+
+def test_under_load_every_answer_is_right_and_no_request_fails(classifier):
+    """500 requests, 20 at a time (bench/serve_load.py measures the same with the trained model)."""
+    images, _ = drawn_dataset(50, seed=3)
+    expected = [classifier.classes[k] for k in classifier.probabilities(images).argmax(axis=1)]
+    bodies = [png_bytes(Image.fromarray(image)) for image in images]
+
+    async def load() -> list[tuple[int, str]]:
+        limit = asyncio.Semaphore(20)
+        async with TestClient(TestServer(make_app(classifier))) as client:
+
+            async def ask(index: int) -> tuple[int, str]:
+                async with limit:
+                    response = await client.post("/predict", data=bodies[index % len(bodies)])
+                    return response.status, (await response.json()).get("label", "")
+
+            return await asyncio.gather(*(ask(index) for index in range(500)))
+
+    answers = asyncio.run(load())
+    assert [status for status, _ in answers] == [200] * 500
+    assert [label for _, label in answers] == [expected[index % len(bodies)] for index in range(500)]
