@@ -3,7 +3,7 @@ the way MNIST itself was made, so that the model sees what it was trained on.
 
 MNIST's digits were cropped to their ink, scaled to fit a 20x20 box keeping their aspect
 ratio (anti-aliased), and placed in a 28x28 frame with their centre of mass at the centre.
-An MNIST image goes through unchanged but for rare one-pixel shifts of its placement.
+An MNIST test image goes through unchanged, but for its strongest ink raised to 255 in one of ten.
 """
 
 import warnings
