@@ -7,7 +7,7 @@ too. Training time is the train stage's own fit time, which the stage records
 in the file that MNIST_TIMINGS names (stages/cli.py); wall time is the whole
 `dvc exp run`, DVC and the other stages included.
 
-    python bench/experiments.py            # all variants, about 6 minutes on 2 cores
+    python bench/experiments.py            # all variants; the CNN recipes take minutes each on 2 cores
     python bench/experiments.py --only relu wide
 """
 
@@ -22,6 +22,17 @@ from pathlib import Path
 
 from run import TIMINGS_ENV, read_timing
 
+# A small CNN that trains in a few epochs: two blocks of 16 and 32 filters, a dense head of 128 ReLU units.
+CNN = [
+    "train.model=cnn",
+    "train.cnn.filters=[16,32]",
+    "train.hidden_units=[128]",
+    "train.hidden_activation=relu",
+    "train.output_activation=softmax",
+    "train.batch_size=128",
+    "train.epochs=8",
+]
+
 VARIANTS = {
     "reference": [],
     "relu": ["train.hidden_activation=relu"],
@@ -30,6 +41,24 @@ VARIANTS = {
     "wide": ["train.hidden_units=[1024,512]"],
     "dropout": ["train.dropout=0.2"],
     "sgd": ["train.optimizer=sgd", "train.learning_rate=0.1", "train.momentum=0.9"],
+    "cnn": CNN,
+    "cnn+cosine": [*CNN, "train.schedule=cosine", "train.learning_rate=0.003"],
+    "cnn+adamw": [*CNN, "train.optimizer=adamw", "train.weight_decay=0.01"],
+    "cnn+smoothing": [*CNN, "train.label_smoothing=0.1"],
+    "cnn+augment": [
+        *CNN,
+        "train.epochs=12",
+        "train.augment.shift=2",
+        "train.augment.rotation=10",
+        "train.augment.zoom=0.1",
+    ],
+    "cnn+batchnorm+warmup": [
+        *CNN,
+        "train.cnn.batch_norm=true",
+        "train.schedule=cosine",
+        "train.warmup_epochs=1",
+        "train.learning_rate=0.003",
+    ],
 }
 
 

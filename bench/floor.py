@@ -1,26 +1,32 @@
 """The FLOP floor of training: the matrix multiplies alone, at the rate TensorFlow reaches on this machine.
 
-A dense network's training time is bounded below by its matrix multiplies, so
-this counts them exactly and times each one at the model's own shapes:
+A network's training time is bounded below by its matrix multiplies, so this
+counts them exactly and times each one at the model's own shapes. A Dense
+layer with k inputs and n units is one multiply per sample; a convolution with
+a k x k kernel over c_in channels into c_out filters, on an output of h x w
+positions, is the same multiply at each position (im2col): h*w rows of
+k*k*c_in inputs and c_out units, so 2*h*w*k*k*c_in*c_out FLOPs per image
+forward. For each such layer, on a batch of b samples, with r rows per sample
+(1 for Dense, h*w for a convolution) and K inputs and n units per row:
 
-- forward, per layer with k inputs and n units, on a batch of b samples:
-  X (b x k) @ W (k x n), 2*b*k*n FLOPs;
-- backward, per layer: the weight gradient X^T @ dY (k x b by b x n), and the
-  input gradient dY @ W^T (b x n by n x k) except for the first layer, whose
+- forward: X (b*r x K) @ W (K x n), 2*b*r*K*n FLOPs;
+- backward: the weight gradient X^T @ dY (K x b*r by b*r x n), and the
+  input gradient dY @ W^T (b*r x n by n x K) except for the first layer, whose
   input is the data: nothing upstream needs that gradient and TensorFlow does
-  not compute it;
+  not compute it; so training is about 3x the forward work;
 - validation: the forward multiplies only.
 
-Elementwise work (activations, loss, Adam, metrics) and data movement are
-left out on purpose: they are the overhead that the ratio fit time / floor
-exposes. Each multiply runs in a loop of one tf.function, after a warm-up,
-one at a time (as the layers of a step must), with TensorFlow's default
-threading; its median time over several rounds gives the rate at that shape.
-Prints one JSON object.
+Elementwise work (activations, pooling, batch normalisation, loss, the
+optimizer, metrics) and data movement are left out on purpose: they are the
+overhead that the ratio fit time / floor exposes. Each multiply runs in a loop
+of one tf.function, after a warm-up, one at a time (as the layers of a step
+must), with TensorFlow's default threading; its median time over several
+rounds gives the rate at that shape. Prints one JSON object.
 
-The shapes come from a trained model (--model models/model.keras: the input
-size and each Dense layer's kernel), so that the floor is that of the network
-the params actually built, or are given by hand as layer widths (--layers).
+The shapes come from a trained model (--model models/model.keras: each Dense
+and Conv2D layer's kernel and output size), so that the floor is that of the
+network the params actually built, MLP or CNN, or are given by hand as the
+widths of a dense network (--layers).
 
     python bench/floor.py --model models/model.keras
     python bench/floor.py --layers 784,256,128,10 --epochs 3
@@ -60,43 +66,63 @@ def batch_sizes(samples: int, batch: int) -> dict[int, int]:
     return sizes
 
 
-def matmuls(layers: list[int], batch: int, train: int, validation: int) -> list[MatMul]:
+@dataclass(frozen=True)
+class Layer:
+    """A layer as the multiply it does per sample: rows (1 for Dense, output positions for a convolution)
+    of `inputs` values each, into `units` outputs."""
+
+    rows: int
+    inputs: int
+    units: int
+
+
+def dense_layers(widths: list[int]) -> list[Layer]:
+    """The layers of a dense network given by its widths, input first."""
+    return [Layer(1, k, n) for k, n in zip(widths, widths[1:], strict=False)]
+
+
+def matmuls(layers: list[Layer], batch: int, train: int, validation: int) -> list[MatMul]:
     """Every multiply of one epoch, grouped by shape."""
     result = []
     for size, count in batch_sizes(train, batch).items():
-        for i, (k, n) in enumerate(zip(layers, layers[1:], strict=False)):
-            result.append(MatMul(size, k, n, False, False, count, "train"))  # X @ W
-            result.append(MatMul(k, size, n, True, False, count, "train"))  # X^T @ dY
+        for i, layer in enumerate(layers):
+            m, k, n = size * layer.rows, layer.inputs, layer.units
+            result.append(MatMul(m, k, n, False, False, count, "train"))  # X @ W
+            result.append(MatMul(k, m, n, True, False, count, "train"))  # X^T @ dY
             if i > 0:
-                result.append(MatMul(size, n, k, False, True, count, "train"))  # dY @ W^T
+                result.append(MatMul(m, n, k, False, True, count, "train"))  # dY @ W^T
     for size, count in batch_sizes(validation, batch).items():
-        for k, n in zip(layers, layers[1:], strict=False):
-            result.append(MatMul(size, k, n, False, False, count, "validation"))
+        for layer in layers:
+            result.append(MatMul(size * layer.rows, layer.inputs, layer.units, False, False, count, "validation"))
     return result
 
 
-def model_layers(path: Path) -> list[int]:
-    """Layer widths of a saved Keras model, input first: its input size, then each Dense layer's units.
+def model_layers(path: Path) -> list[Layer]:
+    """The multiplies of a saved Keras model's Dense and Conv2D layers, in order.
 
-    They are read from the kernels themselves, so the floor follows whatever params built the
-    model. Only Dense layers are counted, so a model with any other layer that has weights, or
-    whose Dense layers do not feed one another, is refused rather than counted wrongly.
+    They are read from the kernels and output shapes themselves, so the floor follows whatever
+    params built the model. Layers without weights (Flatten, Reshape, pooling, Dropout) and batch
+    normalisation are elementwise or data movement, not multiplies; a model with any other layer
+    that has weights is refused rather than counted wrongly.
     """
     import keras
 
     model = keras.models.load_model(path, compile=False, safe_mode=True)
-    layers = [math.prod(model.input_shape[1:])]
+    layers = []
     for layer in model.layers:
-        if not layer.weights:
-            continue  # Flatten, Dropout: no multiply
-        if not isinstance(layer, keras.layers.Dense):
-            raise SystemExit(f"floor: {path}: layer {layer.name} is a {type(layer).__name__}; only Dense layers count")
-        inputs, units = layer.kernel.shape
-        if inputs != layers[-1]:
-            raise SystemExit(f"floor: {path}: layer {layer.name} takes {inputs} inputs after a width of {layers[-1]}")
-        layers.append(units)
-    if len(layers) < 2:
-        raise SystemExit(f"floor: {path}: the model has no Dense layer")
+        if not layer.weights or isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        if isinstance(layer, keras.layers.Dense):
+            inputs, units = layer.kernel.shape
+            layers.append(Layer(1, inputs, units))
+        elif isinstance(layer, keras.layers.Conv2D):
+            height, width, _ = layer.output.shape[1:]
+            layers.append(Layer(height * width, math.prod(layer.kernel.shape[:3]), layer.kernel.shape[3]))
+        else:
+            kind = type(layer).__name__
+            raise SystemExit(f"floor: {path}: layer {layer.name} is a {kind}; only Dense and Conv2D layers count")
+    if not layers:
+        raise SystemExit(f"floor: {path}: the model has no Dense or Conv2D layer")
     return layers
 
 
@@ -138,7 +164,7 @@ def time_matmul(mm: MatMul, rounds: int, min_seconds: float) -> float:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", type=Path, help="a saved .keras model: take the layer widths from its kernels")
+    source.add_argument("--model", type=Path, help="a saved .keras model: take the layer shapes from its kernels")
     source.add_argument("--layers", default="784,256,128,10", help="layer widths, input first (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=2000, help="batch size (default: %(default)s)")
     parser.add_argument("--train", type=int, default=48000, help="training samples (default: %(default)s)")
@@ -151,7 +177,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def floor(layers: list[int], args: argparse.Namespace) -> dict:
+def floor(layers: list[Layer], args: argparse.Namespace) -> dict:
     """Time every multiply of an epoch at its shape; the floor is their sum over all epochs."""
     shapes = []
     for mm in matmuls(layers, args.batch, args.train, args.validation):
@@ -165,7 +191,7 @@ def floor(layers: list[int], args: argparse.Namespace) -> dict:
     total = flops["train"] + flops["validation"]
     return {
         "model": str(args.model) if args.model else None,
-        "layers": layers,
+        "layers": [layer.__dict__ for layer in layers],
         "batch": args.batch,
         "train": args.train,
         "validation": args.validation,
@@ -181,7 +207,7 @@ def floor(layers: list[int], args: argparse.Namespace) -> dict:
 
 def main() -> None:
     args = parse_args()
-    layers = model_layers(args.model) if args.model else [int(width) for width in args.layers.split(",")]
+    layers = model_layers(args.model) if args.model else dense_layers([int(width) for width in args.layers.split(",")])
     print(json.dumps(floor(layers, args)))
 
 

@@ -6,6 +6,7 @@ stages/batches.py, how it is trained in stages/training.py, how it is used in st
 """
 
 import json
+import math
 import os
 import zipfile
 from collections.abc import Sequence
@@ -14,17 +15,22 @@ from pathlib import Path
 import keras
 
 from stages.artifacts import ZIP_EPOCH, atomic_path
-from stages.errors import DataError
-from stages.params import TrainParams
+from stages.errors import DataError, ParamsError
+from stages.params import CnnParams, TrainParams
 
 CLASSES_KEY = "classes"
 
 
 def build_model(params: TrainParams, image_shape: tuple[int, ...], n_classes: int) -> keras.Model:
-    """A multilayer perceptron on uint8 images; the default params give the reference 784-256-128-10 sigmoid net."""
-    model = keras.Sequential(name="mlp")
+    """The network of params.model on uint8 images: dense hidden layers, after convolution blocks for a CNN.
+
+    The default params give the reference 784-256-128-10 sigmoid multilayer perceptron.
+    """
+    model = keras.Sequential(name=params.model)
     model.add(keras.Input(shape=image_shape, dtype="uint8"))
     model.add(pixel_scaling())
+    if params.model == "cnn":
+        add_convolution_blocks(model, params.cnn, params.hidden_activation, image_shape)
     model.add(keras.layers.Flatten())
     for units in params.hidden_units:
         model.add(keras.layers.Dense(units, activation=params.hidden_activation))
@@ -32,6 +38,32 @@ def build_model(params: TrainParams, image_shape: tuple[int, ...], n_classes: in
             model.add(keras.layers.Dropout(params.dropout))
     model.add(keras.layers.Dense(n_classes, activation=params.output_activation))
     return model
+
+
+def add_convolution_blocks(
+    model: keras.Sequential, params: CnnParams, activation: str, image_shape: tuple[int, ...]
+) -> None:
+    """One block per entry of params.filters: a same-size convolution, batch normalisation if asked, the
+    activation, then 2x2 pooling unless it is none. The images get a channel axis first (channels last)."""
+    most_blocks = int(math.log2(min(image_shape)))
+    if params.pooling != "none" and len(params.filters) > most_blocks:
+        raise ParamsError(
+            f"train.cnn.filters = {list(params.filters)}: each block halves the {'x'.join(map(str, image_shape))} "
+            f"images; expected at most {most_blocks} blocks, or pooling: none"
+        )
+    model.add(keras.layers.Reshape((*image_shape, 1)))
+    for filters in params.filters:
+        if params.batch_norm:
+            # The normalisation's shift does what the convolution's bias would.
+            model.add(keras.layers.Conv2D(filters, params.kernel_size, padding="same", use_bias=False))
+            model.add(keras.layers.BatchNormalization())
+            model.add(keras.layers.Activation(activation))
+        else:
+            model.add(keras.layers.Conv2D(filters, params.kernel_size, padding="same", activation=activation))
+        if params.pooling == "max":
+            model.add(keras.layers.MaxPooling2D(2))
+        elif params.pooling == "average":
+            model.add(keras.layers.AveragePooling2D(2))
 
 
 def pixel_scaling() -> keras.layers.Layer:

@@ -14,8 +14,15 @@ from stages.errors import ParamsError
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "relu", "tanh", "gelu", "elu", "selu", "swish")
 OUTPUT_ACTIVATIONS = ("sigmoid", "softmax")
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
+MODELS = ("mlp", "cnn")
+POOLINGS = ("max", "average", "none")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 OPTIMIZERS_WITH_MOMENTUM = ("sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine")
+# train.cnn applies to model cnn only, yet params.yaml always holds it, so that `dvc exp run -S train.model=cnn`
+# works from the default file. With model mlp it must keep these values: a value that params.yaml shows always
+# shapes the network it trains, so experiments never differ in a param that trained the same model.
+CNN_DEFAULTS = {"filters": [32, 64], "kernel_size": 3, "pooling": "max", "batch_norm": False}
 # Keys that were renamed: an old name gets a message that gives the new one.
 RENAMED = {"visualize.density_digit": "visualize.density_class"}
 
@@ -28,17 +35,47 @@ class PrepareParams:
 
 
 @dataclass(frozen=True)
+class CnnParams:
+    """The convolution blocks that a CNN puts before its dense layers."""
+
+    filters: tuple[int, ...]
+    kernel_size: int
+    pooling: str
+    batch_norm: bool
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Random shifts (pixels), rotations (degrees) and zoom (a fraction) of training images; all 0 is off."""
+
+    shift: float
+    rotation: float
+    zoom: float
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.shift or self.rotation or self.zoom)
+
+
+@dataclass(frozen=True)
 class TrainParams:
+    model: str
+    cnn: CnnParams
     hidden_units: tuple[int, ...]
     hidden_activation: str
     output_activation: str
     optimizer: str
     learning_rate: float
+    schedule: str
+    warmup_epochs: int
     momentum: float
+    weight_decay: float
+    label_smoothing: float
     batch_size: int
     epochs: int
     dropout: float
     early_stopping_patience: int
+    augment: AugmentParams
     seed: int
 
 
@@ -84,26 +121,74 @@ def load_prepare_params(path: Path) -> PrepareParams:
 def load_train_params(path: Path) -> TrainParams:
     params = load_yaml(path)
     section = _Section(path, "train", params)
+    cnn = section.subsection("cnn")
+    augment = section.subsection("augment")
     result = TrainParams(
+        model=section.choice("model", MODELS),
+        cnn=CnnParams(
+            filters=cnn.positive_int_list("filters"),
+            kernel_size=cnn.integer("kernel_size", low=1, high=9),
+            pooling=cnn.choice("pooling", POOLINGS),
+            batch_norm=cnn.boolean("batch_norm"),
+        ),
         hidden_units=section.positive_int_list("hidden_units"),
         hidden_activation=section.choice("hidden_activation", HIDDEN_ACTIVATIONS),
         output_activation=section.choice("output_activation", OUTPUT_ACTIVATIONS),
         optimizer=section.choice("optimizer", OPTIMIZERS),
         learning_rate=section.number("learning_rate", low=0.0, low_open=True),
+        schedule=section.choice("schedule", SCHEDULES),
+        warmup_epochs=section.integer("warmup_epochs", low=0),
         momentum=section.number("momentum", low=0.0, high=1.0, high_open=True),
+        weight_decay=section.number("weight_decay", low=0.0, high=1.0, high_open=True),
+        label_smoothing=section.number("label_smoothing", low=0.0, high=1.0, high_open=True),
         batch_size=section.integer("batch_size", low=1),
         epochs=section.integer("epochs", low=1),
         dropout=section.number("dropout", low=0.0, high=1.0, high_open=True),
         early_stopping_patience=section.integer("early_stopping_patience", low=0),
+        augment=AugmentParams(
+            shift=augment.number("shift", low=0.0, high=10.0),
+            rotation=augment.number("rotation", low=0.0, high=45.0),
+            zoom=augment.number("zoom", low=0.0, high=0.5),
+        ),
         seed=_seed(path, params),
     )
-    section.reject_unknown()
-    if result.momentum and result.optimizer not in OPTIMIZERS_WITH_MOMENTUM:
-        raise ParamsError(
-            f"{path}: train.momentum = {result.momentum!r} does not apply to optimizer "
-            f"{result.optimizer!r}; set it to 0 or use one of: {', '.join(OPTIMIZERS_WITH_MOMENTUM)}"
-        )
+    for checked in (section, cnn, augment):
+        checked.reject_unknown()
+    _check_combinations(path, result, cnn.values)
     return result
+
+
+def _check_combinations(path: Path, params: TrainParams, cnn_values: dict[str, Any]) -> None:
+    """Reject a param that the rest of the params leave without effect, with one line saying how to fix it."""
+
+    def not_applicable(key: str, value: Any, applies_to: str, fix: str) -> ParamsError:
+        return ParamsError(f"{path}: train.{key} = {value!r} does not apply to {applies_to}; {fix}")
+
+    if params.model != "cnn":
+        for key, default in CNN_DEFAULTS.items():
+            if cnn_values[key] != default:
+                fix = f"leave it at {default!r} or set model: cnn"
+                raise not_applicable(f"cnn.{key}", cnn_values[key], f"model {params.model!r}", fix)
+    if params.momentum and params.optimizer not in OPTIMIZERS_WITH_MOMENTUM:
+        raise not_applicable(
+            "momentum",
+            params.momentum,
+            f"optimizer {params.optimizer!r}",
+            f"set it to 0 or use one of: {', '.join(OPTIMIZERS_WITH_MOMENTUM)}",
+        )
+    if params.weight_decay and params.optimizer != "adamw":
+        raise not_applicable(
+            "weight_decay", params.weight_decay, f"optimizer {params.optimizer!r}", "set it to 0 or use adamw"
+        )
+    if params.warmup_epochs and params.schedule != "cosine":
+        raise not_applicable(
+            "warmup_epochs", params.warmup_epochs, f"schedule {params.schedule!r}", "set it to 0 or use cosine"
+        )
+    if params.warmup_epochs >= params.epochs:
+        raise ParamsError(
+            f"{path}: train.warmup_epochs = {params.warmup_epochs!r}; expected fewer than "
+            f"train.epochs ({params.epochs}), to leave epochs for the cosine decay"
+        )
 
 
 def load_visualize_params(path: Path, n_classes: int) -> VisualizeParams:
@@ -138,7 +223,7 @@ class _Section:
         if name is None:
             self.values = params
         else:
-            values = params.get(name)
+            values = params.get(name.rpartition(".")[2])
             if not isinstance(values, dict):
                 found = "nothing" if values is None else repr(values)
                 raise ParamsError(f"{path}: section '{name}' is missing or not a mapping (found {found})")
@@ -156,6 +241,17 @@ class _Section:
 
     def _fail(self, key: str, value: Any, expected: str) -> ParamsError:
         return ParamsError(f"{self.path}: {self._key(key)} = {value!r}; expected {expected}")
+
+    def subsection(self, key: str) -> "_Section":
+        """The mapping at key, as a section of its own: its keys are checked and named as section.key.key."""
+        self.read.add(key)
+        return _Section(self.path, self._key(key), self.values)
+
+    def boolean(self, key: str) -> bool:
+        value = self._get(key, "true or false")
+        if not isinstance(value, bool):
+            raise self._fail(key, value, "true or false")
+        return value
 
     def string(self, key: str) -> str:
         value = self._get(key, "a name")

@@ -17,7 +17,7 @@ def main() -> None:
 
     # TensorFlow takes seconds to import: load it only once params and data have checked out.
     from stages.network import build_model, save_model
-    from stages.training import compile_for_training, curve_log, fit, seed_everything
+    from stages.training import compile_for_scoring, compile_for_training, curve_log, fit, seed_everything
 
     seed_everything(params.seed)
     model = build_model(params, train.images.shape[1:], len(train.classes))
@@ -33,6 +33,7 @@ def main() -> None:
             fit_seconds = time.perf_counter() - started
         print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
         record_timing("train", "fit", fit_seconds)
+        compile_for_scoring(model)
         save_model(model, train.classes, paths.MODEL)
         write_train_metrics(paths.TRAIN_METRICS, epochs_run, final)
     except BaseException:

@@ -24,12 +24,30 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def make_optimizer(params: TrainParams) -> keras.optimizers.Optimizer:
+def make_optimizer(params: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    rate = learning_rate(params, steps_per_epoch)
     if params.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=params.learning_rate)
+        return keras.optimizers.Adam(learning_rate=rate)
+    if params.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=params.weight_decay)
     if params.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=params.learning_rate, momentum=params.momentum)
-    return keras.optimizers.RMSprop(learning_rate=params.learning_rate, momentum=params.momentum)
+        return keras.optimizers.SGD(learning_rate=rate, momentum=params.momentum)
+    return keras.optimizers.RMSprop(learning_rate=rate, momentum=params.momentum)
+
+
+def learning_rate(params: TrainParams, steps_per_epoch: int) -> float | keras.optimizers.schedules.CosineDecay:
+    """The learning rate by step: params.learning_rate throughout, or a cosine from it down to 0 at the last
+    step, after a linear warm-up from 0 over warmup_epochs if any. Keras' own schedule, so that the saved
+    model names it and loads in safe mode."""
+    if params.schedule == "constant":
+        return params.learning_rate
+    warmup_steps = params.warmup_epochs * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup_steps else params.learning_rate,
+        decay_steps=params.epochs * steps_per_epoch - warmup_steps,
+        warmup_target=params.learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
 
 
 def steps_per_epoch(examples: int, batch_size: int) -> int:
@@ -42,26 +60,47 @@ def compile_for_training(model: keras.Model, params: TrainParams, examples: int)
     A whole epoch runs in one call into TensorFlow (steps_per_execution), so that no Python
     runs between the steps of an epoch: the results are the same, only sooner.
     """
-    model.compile(
-        optimizer=make_optimizer(params),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_epoch(examples, params.batch_size),
+    steps = steps_per_epoch(examples, params.batch_size)
+    loss = (
+        keras.losses.CategoricalCrossentropy(label_smoothing=params.label_smoothing)
+        if params.label_smoothing
+        else keras.losses.SparseCategoricalCrossentropy()
     )
+    model.compile(optimizer=make_optimizer(params, steps), loss=loss, metrics=["accuracy"], steps_per_execution=steps)
+
+
+def compile_for_scoring(model: keras.Model) -> None:
+    """Keep the trained weights and optimizer, but score by plain cross-entropy on integer labels.
+
+    Label smoothing is a way to train, not part of the model: the saved model is scored like any
+    other (stages/evaluate.py), so that test losses compare across runs.
+    """
+    if not isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy):
+        model.compile(
+            optimizer=model.optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=["accuracy"],
+            steps_per_execution=model.steps_per_execution,
+        )
 
 
 def fit(model: keras.Model, params: TrainParams, train: Split, val: Split, live: Live) -> tuple[int, dict]:
-    """Train with validation after every epoch; return the epochs run and the last epoch's metrics by split."""
+    """Train with validation after every epoch; return the epochs run and the last epoch's metrics by split.
+
+    With label smoothing, the losses logged are the smoothed loss that training minimises.
+    """
     log = LiveMetrics(live)
     callbacks = [log]
     if params.early_stopping_patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(patience=params.early_stopping_patience, restore_best_weights=True)
         )
+    # Smoothed labels need the whole distribution: one-hot, for validation too, which uses the same loss.
+    one_hot_classes = model.output_shape[-1] if params.label_smoothing else None
     history = model.fit(
-        training_batches(train, params.batch_size, params.seed),
+        training_batches(train, params.batch_size, params.seed, params.augment, one_hot_classes),
         steps_per_epoch=steps_per_epoch(len(train.labels), params.batch_size),
-        validation_data=evaluation_batches(val, params.batch_size),
+        validation_data=evaluation_batches(val, params.batch_size, one_hot_classes),
         epochs=params.epochs,
         shuffle=False,  # the batches come shuffled
         verbose=2,

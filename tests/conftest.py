@@ -107,16 +107,23 @@ def install_tiny_dataset(
 
 
 TINY_TRAIN = {
+    "model": "mlp",
+    "cnn": {"filters": [32, 64], "kernel_size": 3, "pooling": "max", "batch_norm": False},
     "hidden_units": [32, 16],
     "hidden_activation": "sigmoid",
     "output_activation": "sigmoid",
     "optimizer": "adam",
     "learning_rate": 0.01,
+    "schedule": "constant",
+    "warmup_epochs": 0,
     "momentum": 0.0,
+    "weight_decay": 0.0,
+    "label_smoothing": 0.0,
     "batch_size": 32,
     "epochs": 5,
     "dropout": 0.0,
     "early_stopping_patience": 0,
+    "augment": {"shift": 0, "rotation": 0, "zoom": 0.0},
 }
 
 

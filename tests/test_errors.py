@@ -149,7 +149,7 @@ EARLIER_OUTPUTS = {"models/model.keras": b"an earlier good model", "metrics/trai
         ("train", "dropout", 1, "train.dropout = 1; expected a number >= 0 and < 1"),
         ("train", "hidden_activation", "relu6", "train.hidden_activation = 'relu6'; expected one of: sigmoid, relu"),
         ("train", "output_activation", "tanh", "train.output_activation = 'tanh'; expected one of: sigmoid, softmax"),
-        ("train", "optimizer", "adamw", "train.optimizer = 'adamw'; expected one of: adam, sgd, rmsprop"),
+        ("train", "optimizer", "adamax", "train.optimizer = 'adamax'; expected one of: adam, adamw, sgd, rmsprop"),
         ("train", "hidden_units", [], "train.hidden_units = []; expected a non-empty list"),
         ("train", "momentum", 0.9, "train.momentum = 0.9 does not apply to optimizer 'adam'"),
         ("train", "epochs", None, "train.epochs is missing; expected an integer >= 1"),

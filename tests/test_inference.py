@@ -42,3 +42,24 @@ def test_the_batch_size_changes_nothing_but_speed(drawn_model, images):
     whole, in_sevens = classifier.probabilities(images), classifier.probabilities(images, batch_size=7)
     assert whole.shape == (len(images), len(CLASSES))
     assert np.allclose(whole, in_sevens, atol=1e-6)
+
+
+def test_a_cnn_with_a_sigmoid_head_gives_the_softmax_of_its_logits(tmp_path, images):
+    """load_classifier takes the logits of the last Dense layer whatever comes before it."""
+    import dataclasses
+
+    from stages.network import build_model, save_model
+    from stages.params import load_train_params
+    from tests.conftest import PROJECT_ROOT
+
+    reference = load_train_params(PROJECT_ROOT / "params.yaml")
+    params = dataclasses.replace(reference, model="cnn", cnn=dataclasses.replace(reference.cnn, filters=(4,)))
+    model = build_model(params, (28, 28), len(CLASSES))
+    model.compile(loss="sparse_categorical_crossentropy")
+    save_model(model, CLASSES, tmp_path / "cnn.keras")
+    classifier = load_classifier(tmp_path / "cnn.keras")
+    features = keras.Model(model.inputs, model.layers[-2].output).predict(images, verbose=0)
+    kernel, bias = model.layers[-1].get_weights()
+    logits = features.astype(np.float64) @ kernel + bias
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    assert np.allclose(classifier.probabilities(images), expected / expected.sum(axis=1, keepdims=True), atol=1e-6)

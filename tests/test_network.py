@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from stages.errors import DataError  # noqa: E402
+from stages.errors import DataError, ParamsError  # noqa: E402
 from stages.network import build_model, load_model, save_model  # noqa: E402
 from stages.params import load_train_params  # noqa: E402
 from stages.training import seed_everything  # noqa: E402
@@ -99,3 +99,67 @@ def test_a_model_without_class_names_is_a_one_line_error(reference, tmp_path):
     model.save(tmp_path / "plain.keras")
     with pytest.raises(DataError, match=r"plain.keras: no list of 3 class names in its metadata.json"):
         load_model(tmp_path / "plain.keras")
+
+
+def cnn_params(reference, **cnn):
+    settings = {"filters": (8, 16), "kernel_size": 3, "pooling": "max", "batch_norm": False, **cnn}
+    return dataclasses.replace(
+        reference, model="cnn", cnn=dataclasses.replace(reference.cnn, **settings), hidden_units=(32,)
+    )
+
+
+def test_cnn_architecture(reference):
+    model = build_model(cnn_params(reference), (28, 28), 10)
+    assert model.name == "cnn" and model.input_shape == (None, 28, 28) and model.output_shape == (None, 10)
+    assert model.layers[0].name == "pixel_scaling", "the CNN scales its own pixels, like the MLP"
+    assert isinstance(model.layers[1], keras.layers.Reshape) and model.layers[1].output.shape == (None, 28, 28, 1)
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [(layer.filters, layer.kernel_size, layer.padding) for layer in convolutions] == [
+        (8, (3, 3), "same"),
+        (16, (3, 3), "same"),
+    ]
+    assert all(layer.activation.__name__ == "sigmoid" for layer in convolutions), "train.hidden_activation"
+    pools = [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    assert [layer.output.shape[1:] for layer in pools] == [(14, 14, 8), (7, 7, 16)]
+    assert [layer.units for layer in dense_layers(model)] == [32, 10], "the dense head is train.hidden_units"
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    conv_weights = 3 * 3 * 1 * 8 + 8 + 3 * 3 * 8 * 16 + 16
+    assert model.count_params() == conv_weights + 7 * 7 * 16 * 32 + 32 + 32 * 10 + 10
+
+
+def test_cnn_with_batch_normalisation_average_pooling_and_dropout(reference):
+    params = dataclasses.replace(
+        cnn_params(reference, kernel_size=5, pooling="average", batch_norm=True), hidden_activation="relu", dropout=0.5
+    )
+    model = build_model(params, (28, 28), 10)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    block = ["Conv2D", "BatchNormalization", "Activation", "AveragePooling2D"]
+    assert kinds == ["Normalization", "Reshape", *block, *block, "Flatten", "Dense", "Dropout", "Dense"]
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert all(not layer.use_bias and layer.kernel_size == (5, 5) for layer in convolutions)
+
+
+def test_cnn_without_pooling_keeps_the_image_size(reference):
+    model = build_model(cnn_params(reference, pooling="none"), (28, 28), 10)
+    assert model.get_layer(index=-3).output.shape == (None, 28 * 28 * 16)
+
+
+def test_too_many_pooled_blocks_is_a_one_line_error(reference):
+    with pytest.raises(ParamsError, match=r"train.cnn.filters = \[4, 4, 4, 4, 4\]: each block halves the 28x28"):
+        build_model(cnn_params(reference, filters=(4,) * 5), (28, 28), 10)
+    assert build_model(cnn_params(reference, filters=(4,) * 4), (28, 28), 10).output_shape == (None, 10)
+
+
+def test_the_same_cnn_saves_to_the_same_bytes_and_loads_in_safe_mode(reference, tmp_path):
+    saved = []
+    for attempt in range(2):
+        keras.backend.clear_session()
+        seed_everything(3)
+        model = build_model(cnn_params(reference, batch_norm=True), (28, 28), 3)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        save_model(model, ("a", "b", "c"), tmp_path / f"{attempt}.keras")
+        saved.append((tmp_path / f"{attempt}.keras").read_bytes())
+    assert saved[0] == saved[1]
+    loaded, classes = load_model(tmp_path / "0.keras")
+    images = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    assert np.array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))

@@ -166,6 +166,42 @@ def test_experiments_with_different_params_are_both_shown(copy_of):
     assert "accuracy" in relu_metrics["metrics/test.json"]["test"]
 
 
+CNN_RECIPE = [
+    "train.model=cnn",
+    "train.cnn.filters=[4,8]",
+    "train.cnn.batch_norm=true",
+    "train.hidden_units=[16]",
+    "train.hidden_activation=relu",
+    "train.optimizer=adamw",
+    "train.weight_decay=0.01",
+    "train.schedule=cosine",
+    "train.warmup_epochs=1",
+    "train.label_smoothing=0.1",
+    # Mild: each digit of the tiny data is a band two pixels high (tests/conftest.py).
+    "train.augment.shift=0.5",
+    "train.augment.rotation=3",
+    "train.augment.zoom=0.05",
+]
+
+
+def test_a_cnn_with_augmentation_and_every_recipe_is_deterministic_end_to_end(copy_of):
+    """From the committed params, `dvc exp run -S` switches to a CNN; training it again gives the same bytes,
+    and every stage after train, and predict, take the CNN as they take the MLP."""
+    run(["git", "add", "-A"], copy_of)
+    run(["git", "commit", "-qm", "baseline run"], copy_of)
+    output = run(["dvc", "exp", "run", "-n", "cnn", *(arg for o in CNN_RECIPE for arg in ("-S", o))], copy_of).stdout
+    assert [s for s in ran_stages(output) if s in STAGES] == ["train", "evaluate", "visualize"]
+    first = read_metrics(copy_of)
+    assert json.loads(first["test.json"])["test"]["accuracy"] > 0.2, "better than chance"
+
+    output = run(["dvc", "repro", "--force", "--downstream", "train"], copy_of).stdout
+    assert "train" in ran_stages(output)
+    assert read_metrics(copy_of) == first
+
+    predicted = run(["python", "-m", "stages.predict", "--json", "examples/four_chalk.png"], copy_of).stdout
+    assert json.loads(predicted.splitlines()[0])["path"] == "examples/four_chalk.png"
+
+
 def stage_process(root, stage):
     """The pid of `python -m stages.<stage>` running in root, if any."""
     for proc in Path("/proc").iterdir():

@@ -7,7 +7,13 @@ keras = pytest.importorskip("keras")
 
 from stages.network import build_model  # noqa: E402
 from stages.params import load_train_params  # noqa: E402
-from stages.training import compile_for_training, make_optimizer, seed_everything  # noqa: E402
+from stages.training import (  # noqa: E402
+    compile_for_scoring,
+    compile_for_training,
+    learning_rate,
+    make_optimizer,
+    seed_everything,
+)
 from tests.conftest import PROJECT_ROOT  # noqa: E402
 
 
@@ -26,9 +32,56 @@ def test_reference_training_setup(reference):
 
 
 def test_optimizers(reference):
-    sgd = make_optimizer(dataclasses.replace(reference, optimizer="sgd", momentum=0.9))
+    sgd = make_optimizer(dataclasses.replace(reference, optimizer="sgd", momentum=0.9), 24)
     assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == pytest.approx(0.9)
-    assert isinstance(make_optimizer(dataclasses.replace(reference, optimizer="rmsprop")), keras.optimizers.RMSprop)
+    assert isinstance(make_optimizer(dataclasses.replace(reference, optimizer="rmsprop"), 24), keras.optimizers.RMSprop)
+    adamw = make_optimizer(dataclasses.replace(reference, optimizer="adamw", weight_decay=0.05), 24)
+    assert isinstance(adamw, keras.optimizers.AdamW) and adamw.weight_decay == pytest.approx(0.05)
+
+
+def rates(schedule, steps):
+    return [float(schedule(step)) for step in steps]
+
+
+def test_the_default_learning_rate_is_a_constant(reference):
+    assert learning_rate(reference, 24) == 0.001
+
+
+def test_cosine_decays_from_the_learning_rate_to_zero_at_the_last_step(reference):
+    params = dataclasses.replace(reference, schedule="cosine", learning_rate=0.1, epochs=10)
+    schedule = learning_rate(params, steps_per_epoch=5)
+    assert rates(schedule, [0, 25, 50, 60]) == pytest.approx([0.1, 0.05, 0.0, 0.0], abs=1e-7)
+    assert rates(schedule, [10]) == pytest.approx([0.05 * (1 + np.cos(np.pi * 10 / 50))])
+
+
+def test_warm_up_rises_linearly_from_zero_then_decays_by_cosine(reference):
+    params = dataclasses.replace(reference, schedule="cosine", warmup_epochs=2, learning_rate=0.1, epochs=10)
+    schedule = learning_rate(params, steps_per_epoch=5)
+    assert rates(schedule, [0, 5, 10]) == pytest.approx([0.0, 0.05, 0.1], abs=1e-7)
+    assert rates(schedule, [30, 50]) == pytest.approx([0.05, 0.0], abs=1e-7), "half-way through the 40 decay steps"
+
+
+def test_a_schedule_is_saved_with_the_model_and_loads_in_safe_mode(reference, tmp_path):
+    from stages.network import load_model, save_model
+
+    params = dataclasses.replace(reference, hidden_units=(4,), schedule="cosine", warmup_epochs=1, epochs=3)
+    model = build_model(params, (28, 28), 10)
+    compile_for_training(model, params, examples=100)
+    save_model(model, tuple("0123456789"), tmp_path / "m.keras")
+    schedule = load_model(tmp_path / "m.keras")[0].optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert (schedule.warmup_steps, schedule.decay_steps, schedule.warmup_target) == (1, 2, 0.001)
+
+
+def test_label_smoothing_trains_on_one_hot_labels_and_the_model_is_scored_on_plain_ones(reference):
+    params = dataclasses.replace(reference, label_smoothing=0.1)
+    model = build_model(params, (28, 28), 10)
+    compile_for_training(model, params, examples=100)
+    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy) and model.loss.label_smoothing == 0.1
+    optimizer = model.optimizer
+    compile_for_scoring(model)
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+    assert model.optimizer is optimizer and model.steps_per_execution == 1
 
 
 def test_same_seed_same_weights(reference):
