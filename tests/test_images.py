@@ -257,17 +257,13 @@ def assert_ink_on_the_digit(result: np.ndarray) -> None:
     assert around_digit.sum(dtype=np.int64) > 0.95 * result.sum(dtype=np.int64)
 
 
-@pytest.mark.parametrize("noise", [3, 8])
-def test_noisy_photo_gives_the_digit_and_no_specks(noise):
-    result = to_mnist(photo_of_a_seven(lighting=(200, 200), noise=noise))
-    assert_placed(result)
-    assert_ink_on_the_digit(result)
-    assert best_correlation(result, SEVEN) > 0.9
-
-
-@pytest.mark.parametrize("noise", [0, 8])
-def test_unevenly_lit_photo_gives_the_digit_and_no_specks(noise):
-    result = to_mnist(photo_of_a_seven(lighting=(160, 220), noise=noise))
+@pytest.mark.parametrize(
+    ("lighting", "noise"),
+    [((200, 200), 3), ((200, 200), 8), ((160, 220), 0), ((160, 220), 8)],
+    ids=["noisy", "very noisy", "unevenly lit", "unevenly lit and noisy"],
+)
+def test_photo_gives_the_digit_and_no_specks(lighting, noise):
+    result = to_mnist(photo_of_a_seven(lighting=lighting, noise=noise))
     assert_placed(result)
     assert_ink_on_the_digit(result)
     assert best_correlation(result, SEVEN) > 0.9

@@ -1,9 +1,8 @@
-import subprocess
 import sys
 
 from PIL import Image
 
-from tests.conftest import PROJECT_ROOT, project_env
+from tests.conftest import PROJECT_ROOT, run
 from tests.drawn import draw
 
 
@@ -15,7 +14,7 @@ def test_the_figure_shows_each_image_and_is_the_same_bytes_every_time(tmp_path):
     for attempt in range(2):
         output = tmp_path / f"figure{attempt}.png"
         command = [sys.executable, "-m", "tools.normalisation_figure", str(tmp_path / "in"), "--output", str(output)]
-        result = subprocess.run(command, cwd=PROJECT_ROOT, env=project_env(), capture_output=True, text=True)
+        result = run(command, PROJECT_ROOT, check=False)
         assert result.returncode == 0, result.stderr
         assert result.stdout == f"normalisation_figure: 2 images drawn into {output}\n"
         drawn.append(output.read_bytes())
@@ -25,7 +24,7 @@ def test_the_figure_shows_each_image_and_is_the_same_bytes_every_time(tmp_path):
 
 def test_a_folder_without_images_is_one_line(tmp_path):
     command = [sys.executable, "-m", "tools.normalisation_figure", str(tmp_path)]
-    result = subprocess.run(command, cwd=PROJECT_ROOT, env=project_env(), capture_output=True, text=True)
+    result = run(command, PROJECT_ROOT, check=False)
     assert result.returncode == 1
     assert (
         result.stderr == f"normalisation_figure: error: {tmp_path}: no images in this directory "

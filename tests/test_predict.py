@@ -1,7 +1,6 @@
 """python -m stages.predict on images made in different ways, on bad input, and in agreement with evaluate."""
 
 import json
-import subprocess
 import sys
 
 import numpy as np
@@ -13,7 +12,7 @@ pytest.importorskip("keras")
 from stages import predict  # noqa: E402
 from stages.errors import PipelineError  # noqa: E402
 from stages.inference import load_classifier  # noqa: E402
-from tests.conftest import PROJECT_ROOT, project_env  # noqa: E402
+from tests.conftest import PROJECT_ROOT, run  # noqa: E402
 from tests.drawn import draw, drawn_dataset  # noqa: E402
 
 
@@ -107,14 +106,8 @@ def test_each_bad_input_is_one_line_and_the_rest_are_still_predicted(tmp_path, d
     draw("0").save(tmp_path / "good.png")
     names = ["notes.png", "empty.jpg", "cut.png", "blank.png", "nothing_here", "missing.png", "good.png"]
 
-    result = subprocess.run(
-        [sys.executable, "-m", "stages.predict", *(str(tmp_path / name) for name in names), "--model", drawn_model],
-        cwd=PROJECT_ROOT,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    command = [sys.executable, "-m", "stages.predict", *(str(tmp_path / name) for name in names), "--model"]
+    result = run([*command, str(drawn_model)], PROJECT_ROOT, check=False, timeout=120)
     assert result.returncode == 1
     assert [line.split()[:2] for line in result.stdout.splitlines()] == [
         ["path", "label"],

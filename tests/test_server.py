@@ -5,7 +5,6 @@ a digit with a 400 and a body that is too large with a 413, and keeps serving af
 import asyncio
 import io
 import json
-import subprocess
 import sys
 
 import numpy as np
@@ -19,7 +18,7 @@ from PIL import Image  # noqa: E402
 from stages.images import read_image, to_mnist  # noqa: E402
 from stages.inference import load_classifier  # noqa: E402
 from stages.server import MAX_BODY_BYTES, TOP, make_app  # noqa: E402
-from tests.conftest import PROJECT_ROOT, project_env  # noqa: E402
+from tests.conftest import PROJECT_ROOT, run  # noqa: E402
 from tests.drawn import SHAPES, draw, drawn_dataset  # noqa: E402
 
 
@@ -73,15 +72,7 @@ def test_drawn_digits_get_the_right_answer_and_the_image_the_model_saw(classifie
 
 def test_the_page_answers_what_predict_answers_for_the_same_files(classifier, drawn_model, drawn_files):
     command = [sys.executable, "-m", "stages.predict", "--model", str(drawn_model), "--json", "--top", str(TOP)]
-    result = subprocess.run(
-        [*command, *map(str, drawn_files.values())],
-        cwd=PROJECT_ROOT,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run([*command, *map(str, drawn_files.values())], PROJECT_ROOT, timeout=120)
     predicted = [json.loads(line) for line in result.stdout.splitlines()]
     answers = exchange(classifier, [("POST", "/predict", path.read_bytes()) for path in drawn_files.values()])
     for expected, (_, _, reply) in zip(predicted, answers, strict=True):
@@ -126,14 +117,8 @@ def test_the_page_and_its_files_are_served_locally(classifier):
 
 
 def test_a_missing_model_is_one_line_at_start_up(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "stages.serve", "--model", str(tmp_path / "missing.keras"), "--port", "0"],
-        cwd=PROJECT_ROOT,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    command = [sys.executable, "-m", "stages.serve", "--model", str(tmp_path / "missing.keras"), "--port", "0"]
+    result = run(command, PROJECT_ROOT, check=False, timeout=120)
     assert result.returncode == 1
     assert result.stderr == f"serve: error: {tmp_path / 'missing.keras'}: not found; run the pipeline first " + (
         "(dvc repro, or dvc pull)\n"
