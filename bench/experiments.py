@@ -7,8 +7,8 @@ too. Training time is the train stage's own fit time, which the stage records
 in the file that MNIST_TIMINGS names (stages/cli.py); wall time is the whole
 `dvc exp run`, DVC and the other stages included.
 
-    python bench/experiments.py            # all variants; the CNN recipes take minutes each on 2 cores
-    python bench/experiments.py --only relu wide
+    python -m bench.experiments            # all variants; the CNN recipes take minutes each on 2 cores
+    python -m bench.experiments --only relu wide
 """
 
 import argparse
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from run import TIMINGS_ENV, read_timing
+from bench.run import TIMINGS_ENV, read_timing
 
 # The road from the MLP to a small CNN, one step at a time: each CNN row keeps every step above it, and the
 # table shows only what the row adds.

@@ -9,10 +9,12 @@ import json
 import math
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from stages.artifacts import ZIP_EPOCH, atomic_path
 from stages.errors import DataError, ParamsError
@@ -56,7 +58,7 @@ def add_convolution_blocks(
         if params.batch_norm:
             # The normalisation's shift does what the convolution's bias would.
             model.add(keras.layers.Conv2D(filters, params.kernel_size, padding="same", use_bias=False))
-            model.add(keras.layers.BatchNormalization())
+            model.add(FusedBatchNormalization())
             model.add(keras.layers.Activation(activation))
         else:
             model.add(keras.layers.Conv2D(filters, params.kernel_size, padding="same", activation=activation))
@@ -64,6 +66,29 @@ def add_convolution_blocks(
             model.add(keras.layers.MaxPooling2D(2))
         elif params.pooling == "average":
             model.add(keras.layers.AveragePooling2D(2))
+
+
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """Keras' BatchNormalization, trained through TensorFlow's fused kernel, for channels-last images.
+
+    Keras 3 normalises a training batch in a dozen elementwise ops, and as many again for the
+    gradient; the fused kernel (oneDNN's on CPU) does each in one. A profile of the CNN's training
+    step (bench/profile_step.py) found batch normalisation taking more time than the convolutions.
+    Outside training the layer is Keras' own, and save_model saves it as that.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable) or mask is not None:
+            return super().call(inputs, training=training, mask=mask)
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True
+        )
+        # The kernel's variance has Bessel's correction; Keras' moving variance averages the plain one.
+        count = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], variance.dtype)
+        variance *= (count - 1.0) / count
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            moving.assign(moving * self.momentum + batch * (1.0 - self.momentum))
+        return outputs
 
 
 def pixel_scaling() -> keras.layers.Layer:
@@ -84,9 +109,9 @@ def save_model(model: keras.Model, classes: Sequence[str], path: Path) -> None:
     the weights) and numbers shared objects in config.json by their Python ids, so the same
     model would give different bytes at every run. The archive is rewritten without the date,
     with fixed entry times and with the ids renumbered in order of appearance; Keras reads it
-    as before.
+    as before. Layers that only train differently from Keras' own are saved as Keras' own.
     """
-    with atomic_path(path) as temp:
+    with atomic_path(path) as temp, _as_keras_layers(model):
         model.save(temp)
         members = _read_members(temp)
         metadata = json.loads(members["metadata.json"])
@@ -97,6 +122,20 @@ def save_model(model: keras.Model, classes: Sequence[str], path: Path) -> None:
         with zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED) as archive:
             for name, data in members.items():
                 archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_EPOCH), data)
+
+
+@contextmanager
+def _as_keras_layers(model: keras.Model) -> Iterator[None]:
+    """Each FusedBatchNormalization of the model as the Keras BatchNormalization it is outside training, for the
+    time being: Keras then saves it as its own layer, so that loading the file needs no code from this project."""
+    fused = [layer for layer in model.layers if type(layer) is FusedBatchNormalization]
+    for layer in fused:
+        layer.__class__ = keras.layers.BatchNormalization
+    try:
+        yield
+    finally:
+        for layer in fused:
+            layer.__class__ = FusedBatchNormalization
 
 
 def _read_members(path: Path) -> dict[str, bytes]:

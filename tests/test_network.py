@@ -8,7 +8,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from stages.errors import DataError, ParamsError  # noqa: E402
-from stages.network import build_model, load_model, save_model  # noqa: E402
+from stages.network import FusedBatchNormalization, build_model, load_model, save_model  # noqa: E402
 from stages.params import load_train_params  # noqa: E402
 from stages.training import seed_everything  # noqa: E402
 from tests.conftest import PROJECT_ROOT  # noqa: E402
@@ -133,7 +133,7 @@ def test_cnn_with_batch_normalisation_average_pooling_and_dropout(reference):
     )
     model = build_model(params, (28, 28), 10)
     kinds = [type(layer).__name__ for layer in model.layers]
-    block = ["Conv2D", "BatchNormalization", "Activation", "AveragePooling2D"]
+    block = ["Conv2D", "FusedBatchNormalization", "Activation", "AveragePooling2D"]
     assert kinds == ["Normalization", "Reshape", *block, *block, "Flatten", "Dense", "Dropout", "Dense"]
     convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert all(not layer.use_bias and layer.kernel_size == (5, 5) for layer in convolutions)
@@ -160,6 +160,33 @@ def test_the_same_cnn_saves_to_the_same_bytes_and_loads_in_safe_mode(reference, 
         save_model(model, ("a", "b", "c"), tmp_path / f"{attempt}.keras")
         saved.append((tmp_path / f"{attempt}.keras").read_bytes())
     assert saved[0] == saved[1]
+    assert [type(layer) for layer in model.layers].count(FusedBatchNormalization) == 2, "and trains on as before"
+    # Saved as Keras' own layer: FusedBatchNormalization is not registered with Keras, so safe mode could not load it.
     loaded, classes = load_model(tmp_path / "0.keras")
+    assert [type(layer) for layer in loaded.layers if "batch_normalization" in layer.name] == [
+        keras.layers.BatchNormalization
+    ] * 2
     images = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
     assert np.array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
+
+
+def test_fused_batch_normalisation_trains_as_keras_batch_normalisation():
+    """The fused kernel is a faster road to the same numbers: outputs, gradients and moving statistics."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.normal(2.0, 3.0, (8, 5, 5, 3)), tf.float32)
+    weights = tf.constant(rng.normal(size=(8, 5, 5, 3)), tf.float32)
+    results = []
+    for layer in (FusedBatchNormalization(momentum=0.5), keras.layers.BatchNormalization(momentum=0.5)):
+        layer.build(images.shape)
+        layer.gamma.assign([0.5, 1.0, 2.0])
+        layer.beta.assign([0.1, -0.2, 0.3])
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = layer(images, training=True)
+            loss = tf.reduce_sum(outputs * weights)
+        gradients = tape.gradient(loss, [images, layer.gamma, layer.beta])
+        results.append([outputs, *gradients, layer.moving_mean, layer.moving_variance, layer(images, training=False)])
+    for fused, plain in zip(*results, strict=True):
+        np.testing.assert_allclose(np.asarray(fused), np.asarray(plain), rtol=1e-5, atol=1e-5)

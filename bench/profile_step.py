@@ -1,0 +1,162 @@
+"""Where a training step's time goes: TensorFlow's profiler on the train stage's own model and batches.
+
+The model, its optimizer and the training batches are built as the train stage
+builds them, from params.yaml with the overrides of one row of the experiments
+table (bench/experiments.py) and any given with -S, on the prepared data (run
+`dvc repro prepare` first). Three epochs train: the first warms up (tracing and
+first calls), the second is timed, the third runs under TensorFlow's profiler.
+The profile is read back (an XPlane file) and printed as time per step: the
+wall time, then each kind of TensorFlow op on the threads that run the step.
+Two threads run ops side by side, so the op times add up to more than the wall
+time. `IteratorGetNextAsOptional` is the step waiting for its batch; the
+input pipeline's own work runs on other threads and is printed apart.
+
+    python -m bench.profile_step +wider                 # the best CNN of the table
+    python -m bench.profile_step cnn -S train.cnn.batch_norm=true
+    python -m bench.profile_step reference --top 10
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from bench.experiments import VARIANTS
+from stages import paths
+from stages.errors import PipelineError
+from stages.params import TrainParams, load_train_params
+
+# Threads in a profile: those that run the ops of a step, and those of the input pipeline.
+STEP_THREADS = "tf_Compute"
+INPUT_THREADS = "tf_data"
+
+
+def with_overrides(params: dict, overrides: list[str]) -> dict:
+    """params with each `dotted.key=value` set, the value read as YAML, as `dvc exp run -S` does."""
+    for override in overrides:
+        key, separator, value = override.partition("=")
+        *parents, leaf = key.split(".")
+        node = params
+        for parent in parents:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if not separator or not isinstance(node, dict) or leaf not in node:
+            raise SystemExit(f"profile_step: -S {override}: expected key=value with a key of params.yaml")
+        node[leaf] = yaml.safe_load(value)
+    return params
+
+
+def train_params(overrides: list[str]) -> TrainParams:
+    """The train params of params.yaml with the overrides, checked as the train stage checks them."""
+    params = with_overrides(yaml.safe_load(paths.PARAMS.read_text()), overrides)
+    with tempfile.TemporaryDirectory() as temp:
+        path = Path(temp) / "params.yaml"
+        path.write_text(yaml.safe_dump(params))
+        return load_train_params(path)
+
+
+def profile_epoch(params: TrainParams, log_dir: Path) -> tuple[int, float]:
+    """Train as the train stage does for three epochs, profiling the third into log_dir;
+    return the steps per epoch and the wall seconds per step of the second."""
+    import keras
+    import tensorflow as tf
+
+    from stages.batches import training_batches
+    from stages.data import read_split
+    from stages.network import build_model
+    from stages.training import compile_for_training, seed_everything, steps_per_epoch
+
+    train = read_split("train")
+    seed_everything(params.seed)
+    model = build_model(params, train.images.shape[1:], len(train.classes))
+    compile_for_training(model, params, len(train.labels))
+    steps = steps_per_epoch(len(train.labels), params.batch_size)
+    timed: list[float] = []
+
+    class Profile(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            print(f"profile_step: epoch {epoch + 1} of 3", file=sys.stderr, flush=True)
+            if epoch == 2:
+                tf.profiler.experimental.start(str(log_dir))
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if epoch == 1:
+                timed.append((time.perf_counter() - self.started) / steps)
+            if epoch == 2:
+                tf.profiler.experimental.stop()
+
+    one_hot_classes = len(train.classes) if params.label_smoothing else None
+    batches = training_batches(train, params.batch_size, params.seed, params.augment, one_hot_classes)
+    model.fit(batches, steps_per_epoch=steps, epochs=3, shuffle=False, verbose=0, callbacks=[Profile()])
+    return steps, timed[0]
+
+
+def op_times(log_dir: Path) -> tuple[Counter, float]:
+    """Picoseconds by op type on the step's threads, and in all on the input pipeline's, from a profile."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    (xplane,) = log_dir.rglob("*.xplane.pb")
+    space = xplane_pb2.XSpace.FromString(xplane.read_bytes())
+    (host,) = (plane for plane in space.planes if plane.name == "/host:CPU")
+    step_ops: Counter = Counter()
+    input_ps = 0
+    for line in host.lines:
+        for event in line.events:
+            # An op's event is named "op_name:OpType"; the runtime's own are "Class::method".
+            name = host.event_metadata[event.metadata_id].name
+            if ":" not in name or "::" in name:
+                continue
+            if line.name.startswith(STEP_THREADS):
+                step_ops[name.rsplit(":", 1)[1]] += event.duration_ps
+            elif line.name.startswith(INPUT_THREADS):
+                input_ps += event.duration_ps
+    return step_ops, input_ps
+
+
+def report(name: str, overrides: list[str], steps: int, step_s: float, ops: Counter, input_ps: int, top: int) -> str:
+    per_step_ms = {op: ps / 1e9 / steps for op, ps in ops.items()}
+    total = sum(per_step_ms.values())
+    lines = [
+        f"{name}: {' '.join(overrides) or '(defaults)'}",
+        f"wall time per step (epoch 2, not profiled): {step_s * 1e3:.1f} ms, {steps} steps an epoch",
+        f"op time per step on the step's threads (epoch 3, profiled): {total:.1f} ms",
+        f"input pipeline's own ops per step, on its threads: {input_ps / 1e9 / steps:.2f} ms",
+        "",
+        "| op | ms per step | share of op time |",
+        "|---|---|---|",
+    ]
+    ranked = sorted(per_step_ms.items(), key=lambda item: -item[1])
+    for op, ms in ranked[:top]:
+        lines.append(f"| {op} | {ms:.2f} | {ms / total:.1%} |")
+    rest = sum(ms for _, ms in ranked[top:])
+    if rest:
+        lines.append(f"| {len(ranked) - top} other kinds | {rest:.2f} | {rest / total:.1%} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("variant", nargs="?", default="reference", choices=VARIANTS, help="a row of the table")
+    parser.add_argument("-S", dest="overrides", action="append", default=[], help="key=value, as in dvc exp run -S")
+    parser.add_argument("--top", type=int, default=15, help="op kinds to list (default: %(default)s)")
+    args = parser.parse_args()
+    if args.top < 1:
+        parser.error(f"--top {args.top}: expected at least 1")
+
+    overrides = [*VARIANTS[args.variant], *args.overrides]
+    try:
+        params = train_params(overrides)
+        with tempfile.TemporaryDirectory(prefix="profile-step-") as temp:
+            steps, step_s = profile_epoch(params, Path(temp))
+            ops, input_ps = op_times(Path(temp))
+    except PipelineError as error:
+        raise SystemExit(f"profile_step: {error}") from None
+    print(report(args.variant, overrides, steps, step_s, ops, input_ps, args.top))
+
+
+if __name__ == "__main__":
+    main()
