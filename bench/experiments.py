@@ -38,7 +38,8 @@ LADDER = {
     "+batchnorm": ["train.cnn.batch_norm=true", "train.warmup_epochs=1"],
     "+augment": ["train.augment.shift=2", "train.augment.rotation=10", "train.augment.zoom=0.1", "train.epochs=12"],
     "+adamw+smoothing": ["train.optimizer=adamw", "train.weight_decay=0.0001", "train.label_smoothing=0.1"],
-    "+wider": ["train.cnn.filters=[32,64]", "train.dropout=0.25", "train.epochs=20"],
+    "+wider": ["train.cnn.filters=[32,64]", "train.dropout=0.25", "train.epochs=15"],
+    "+deeper": ["train.cnn.filters=[32,64,128]"],
 }
 
 
