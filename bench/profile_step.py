@@ -6,10 +6,12 @@ table (bench/experiments.py) and any given with -S, on the prepared data (run
 `dvc repro prepare` first). Three epochs train: the first warms up (tracing and
 first calls), the second is timed, the third runs under TensorFlow's profiler.
 The profile is read back (an XPlane file) and printed as time per step: the
-wall time, then each kind of TensorFlow op on the threads that run the step.
-Two threads run ops side by side, so the op times add up to more than the wall
-time. `IteratorGetNextAsOptional` is the step waiting for its batch; the
-input pipeline's own work runs on other threads and is printed apart.
+wall time, then the time of the ops on the threads that run the step, by part
+of the network (each layer kind, forward and gradient together, the optimizer,
+the loss) and by kind of op. Two threads run ops side by side, so op times add
+up to more than the wall time. `IteratorGetNextAsOptional` is the step waiting
+for its batch; the input pipeline's own work runs on other threads and is
+printed apart.
 
     python -m bench.profile_step +wider                 # the best CNN of the table
     python -m bench.profile_step cnn -S train.cnn.batch_norm=true
@@ -17,6 +19,7 @@ input pipeline's own work runs on other threads and is printed apart.
 """
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -95,8 +98,23 @@ def profile_epoch(params: TrainParams, log_dir: Path) -> tuple[int, float]:
     return steps, timed[0]
 
 
-def op_times(log_dir: Path) -> tuple[Counter, float]:
-    """Picoseconds by op type on the step's threads, and in all on the input pipeline's, from a profile."""
+def part_of(op_name: str, model_name: str) -> str:
+    """The part of the training step an op belongs to: the kind of layer (conv2d, dense...), forward and gradient
+    alike, or the optimizer, the loss, and "step" for the loop around them and the step's bookkeeping.
+
+    Keras names a step's ops by scope, as in .../StatefulPartitionedCall/gradient_tape/cnn_1/conv2d_1_2/...,
+    where TensorFlow numbers repeated scopes.
+    """
+    scope = op_name.rsplit("StatefulPartitionedCall/", 1)[-1].removeprefix("gradient_tape/")
+    first, _, rest = scope.partition("/")
+    if re.fullmatch(rf"{re.escape(model_name)}(_\d+)*", first) and rest:
+        first, _, rest = rest.partition("/")
+    # Ops outside any scope, and the loop over the steps of an epoch, are the step's own.
+    return re.sub(r"(_\d+)+$", "", first) if rest and first != "while" else "step"
+
+
+def op_times(log_dir: Path, model_name: str) -> tuple[Counter, float]:
+    """Picoseconds on the step's threads by (part of the step, op type), and in all on the input pipeline's."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     (xplane,) = log_dir.rglob("*.xplane.pb")
@@ -111,30 +129,35 @@ def op_times(log_dir: Path) -> tuple[Counter, float]:
             if ":" not in name or "::" in name:
                 continue
             if line.name.startswith(STEP_THREADS):
-                step_ops[name.rsplit(":", 1)[1]] += event.duration_ps
+                op_name, op_type = name.rsplit(":", 1)
+                step_ops[part_of(op_name, model_name), op_type] += event.duration_ps
             elif line.name.startswith(INPUT_THREADS):
                 input_ps += event.duration_ps
     return step_ops, input_ps
 
 
 def report(name: str, overrides: list[str], steps: int, step_s: float, ops: Counter, input_ps: int, top: int) -> str:
-    per_step_ms = {op: ps / 1e9 / steps for op, ps in ops.items()}
-    total = sum(per_step_ms.values())
+    def ms_per_step(key: int) -> dict[str, float]:
+        totals: Counter = Counter()
+        for part_and_type, ps in ops.items():
+            totals[part_and_type[key]] += ps / 1e9 / steps
+        return dict(totals.most_common())
+
+    by_part, by_type = ms_per_step(0), ms_per_step(1)
+    total = sum(by_part.values())
     lines = [
         f"{name}: {' '.join(overrides) or '(defaults)'}",
         f"wall time per step (epoch 2, not profiled): {step_s * 1e3:.1f} ms, {steps} steps an epoch",
         f"op time per step on the step's threads (epoch 3, profiled): {total:.1f} ms",
         f"input pipeline's own ops per step, on its threads: {input_ps / 1e9 / steps:.2f} ms",
-        "",
-        "| op | ms per step | share of op time |",
-        "|---|---|---|",
     ]
-    ranked = sorted(per_step_ms.items(), key=lambda item: -item[1])
-    for op, ms in ranked[:top]:
-        lines.append(f"| {op} | {ms:.2f} | {ms / total:.1%} |")
-    rest = sum(ms for _, ms in ranked[top:])
-    if rest:
-        lines.append(f"| {len(ranked) - top} other kinds | {rest:.2f} | {rest / total:.1%} |")
+    for title, times in (("part of the step", by_part), ("op", by_type)):
+        lines += ["", f"| {title} | ms per step | share of op time |", "|---|---|---|"]
+        for key, ms in list(times.items())[:top]:
+            lines.append(f"| {key} | {ms:.2f} | {ms / total:.1%} |")
+        rest = sum(list(times.values())[top:])
+        if rest:
+            lines.append(f"| {len(times) - top} others | {rest:.2f} | {rest / total:.1%} |")
     return "\n".join(lines)
 
 
@@ -152,7 +175,7 @@ def main() -> None:
         params = train_params(overrides)
         with tempfile.TemporaryDirectory(prefix="profile-step-") as temp:
             steps, step_s = profile_epoch(params, Path(temp))
-            ops, input_ps = op_times(Path(temp))
+            ops, input_ps = op_times(Path(temp), params.model)
     except PipelineError as error:
         raise SystemExit(f"profile_step: {error}") from None
     print(report(args.variant, overrides, steps, step_s, ops, input_ps, args.top))
