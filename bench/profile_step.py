@@ -9,9 +9,9 @@ The profile is read back (an XPlane file) and printed as time per step: the
 wall time, then the time of the ops on the threads that run the step, by part
 of the network (each layer kind, forward and gradient together, the optimizer,
 the loss) and by kind of op. Two threads run ops side by side, so op times add
-up to more than the wall time. `IteratorGetNextAsOptional` is the step waiting
-for its batch; the input pipeline's own work runs on other threads and is
-printed apart.
+up to more than the wall time. Printed apart: the time each step's call for
+its next batch takes (IteratorGetNextAsOptional, which the step waits on
+unless the batch is ready), and the time of the input pipeline's own ops.
 
     python -m bench.profile_step +wider                 # the best CNN of the table
     python -m bench.profile_step cnn -S train.cnn.batch_norm=true
@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -36,6 +37,17 @@ from stages.params import TrainParams, load_train_params
 # Threads in a profile: those that run the ops of a step, and those of the input pipeline.
 STEP_THREADS = "tf_Compute"
 INPUT_THREADS = "tf_data"
+# The event of a step's call for its next batch, on an input pipeline thread.
+GET_NEXT = "IteratorGetNextAsOptionalOp::DoCompute"
+
+
+@dataclass
+class Profile:
+    """Picoseconds of a profiled epoch: the step's ops by (part of the step, op type), and the input's."""
+
+    step_ops: Counter = field(default_factory=Counter)
+    get_next_ps: int = 0
+    input_ops_ps: int = 0
 
 
 def with_overrides(params: dict, overrides: list[str]) -> dict:
@@ -113,33 +125,34 @@ def part_of(op_name: str, model_name: str) -> str:
     return re.sub(r"(_\d+)+$", "", first) if rest and first != "while" else "step"
 
 
-def op_times(log_dir: Path, model_name: str) -> tuple[Counter, float]:
-    """Picoseconds on the step's threads by (part of the step, op type), and in all on the input pipeline's."""
+def read_profile(log_dir: Path, model_name: str) -> Profile:
+    """The op times of the profile in log_dir, from its XPlane file."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     (xplane,) = log_dir.rglob("*.xplane.pb")
     space = xplane_pb2.XSpace.FromString(xplane.read_bytes())
     (host,) = (plane for plane in space.planes if plane.name == "/host:CPU")
-    step_ops: Counter = Counter()
-    input_ps = 0
+    profile = Profile()
     for line in host.lines:
         for event in line.events:
             # An op's event is named "op_name:OpType"; the runtime's own are "Class::method".
             name = host.event_metadata[event.metadata_id].name
+            if line.name.startswith(INPUT_THREADS) and name == GET_NEXT:
+                profile.get_next_ps += event.duration_ps
             if ":" not in name or "::" in name:
                 continue
             if line.name.startswith(STEP_THREADS):
                 op_name, op_type = name.rsplit(":", 1)
-                step_ops[part_of(op_name, model_name), op_type] += event.duration_ps
+                profile.step_ops[part_of(op_name, model_name), op_type] += event.duration_ps
             elif line.name.startswith(INPUT_THREADS):
-                input_ps += event.duration_ps
-    return step_ops, input_ps
+                profile.input_ops_ps += event.duration_ps
+    return profile
 
 
-def report(name: str, overrides: list[str], steps: int, step_s: float, ops: Counter, input_ps: int, top: int) -> str:
+def report(name: str, overrides: list[str], steps: int, step_s: float, profile: Profile, top: int) -> str:
     def ms_per_step(key: int) -> dict[str, float]:
         totals: Counter = Counter()
-        for part_and_type, ps in ops.items():
+        for part_and_type, ps in profile.step_ops.items():
             totals[part_and_type[key]] += ps / 1e9 / steps
         return dict(totals.most_common())
 
@@ -149,7 +162,8 @@ def report(name: str, overrides: list[str], steps: int, step_s: float, ops: Coun
         f"{name}: {' '.join(overrides) or '(defaults)'}",
         f"wall time per step (epoch 2, not profiled): {step_s * 1e3:.1f} ms, {steps} steps an epoch",
         f"op time per step on the step's threads (epoch 3, profiled): {total:.1f} ms",
-        f"input pipeline's own ops per step, on its threads: {input_ps / 1e9 / steps:.2f} ms",
+        f"the call for the next batch, per step: {profile.get_next_ps / 1e9 / steps:.2f} ms",
+        f"the input pipeline's own ops per step: {profile.input_ops_ps / 1e9 / steps:.2f} ms",
     ]
     for title, times in (("part of the step", by_part), ("op", by_type)):
         lines += ["", f"| {title} | ms per step | share of op time |", "|---|---|---|"]
@@ -175,10 +189,10 @@ def main() -> None:
         params = train_params(overrides)
         with tempfile.TemporaryDirectory(prefix="profile-step-") as temp:
             steps, step_s = profile_epoch(params, Path(temp))
-            ops, input_ps = op_times(Path(temp), params.model)
+            profile = read_profile(Path(temp), params.model)
     except PipelineError as error:
         raise SystemExit(f"profile_step: {error}") from None
-    print(report(args.variant, overrides, steps, step_s, ops, input_ps, args.top))
+    print(report(args.variant, overrides, steps, step_s, profile, args.top))
 
 
 if __name__ == "__main__":
