@@ -31,7 +31,7 @@ import yaml
 
 from bench.experiments import VARIANTS
 from stages import paths
-from stages.errors import PipelineError
+from stages.errors import ParamsError, PipelineError
 from stages.params import TrainParams, load_train_params
 
 # Threads in a profile: those that run the ops of a step, and those of the input pipeline.
@@ -70,7 +70,11 @@ def train_params(overrides: list[str]) -> TrainParams:
     with tempfile.TemporaryDirectory() as temp:
         path = Path(temp) / "params.yaml"
         path.write_text(yaml.safe_dump(params))
-        return load_train_params(path)
+        try:
+            return load_train_params(path)
+        except ParamsError as error:
+            # Name the file the user knows, not the temporary copy.
+            raise ParamsError(str(error).replace(str(path), f"{paths.PARAMS} with the overrides")) from None
 
 
 def profile_epoch(params: TrainParams, log_dir: Path) -> tuple[int, float]:
@@ -82,7 +86,7 @@ def profile_epoch(params: TrainParams, log_dir: Path) -> tuple[int, float]:
     from stages.batches import training_batches
     from stages.data import read_split
     from stages.network import build_model
-    from stages.training import compile_for_training, seed_everything, steps_per_epoch
+    from stages.training import compile_for_training, one_hot_classes, seed_everything, steps_per_epoch
 
     train = read_split("train")
     seed_everything(params.seed)
@@ -104,8 +108,7 @@ def profile_epoch(params: TrainParams, log_dir: Path) -> tuple[int, float]:
             if epoch == 2:
                 tf.profiler.experimental.stop()
 
-    one_hot_classes = len(train.classes) if params.label_smoothing else None
-    batches = training_batches(train, params.batch_size, params.seed, params.augment, one_hot_classes)
+    batches = training_batches(train, params.batch_size, params.seed, params.augment, one_hot_classes(model, params))
     model.fit(batches, steps_per_epoch=steps, epochs=3, shuffle=False, verbose=0, callbacks=[Profile()])
     return steps, timed[0]
 

@@ -84,6 +84,14 @@ def compile_for_scoring(model: keras.Model) -> None:
         )
 
 
+def one_hot_classes(model: keras.Model, params: TrainParams) -> int | None:
+    """The number of classes to make the labels one-hot over, or None to keep them integers.
+
+    Smoothed labels need the whole distribution: one-hot, for validation too, which uses the same loss.
+    """
+    return model.output_shape[-1] if params.label_smoothing else None
+
+
 def fit(model: keras.Model, params: TrainParams, train: Split, val: Split, live: Live) -> tuple[int, dict]:
     """Train with validation after every epoch; return the epochs run and the last epoch's metrics by split.
 
@@ -95,12 +103,11 @@ def fit(model: keras.Model, params: TrainParams, train: Split, val: Split, live:
         callbacks.append(
             keras.callbacks.EarlyStopping(patience=params.early_stopping_patience, restore_best_weights=True)
         )
-    # Smoothed labels need the whole distribution: one-hot, for validation too, which uses the same loss.
-    one_hot_classes = model.output_shape[-1] if params.label_smoothing else None
+    classes = one_hot_classes(model, params)
     history = model.fit(
-        training_batches(train, params.batch_size, params.seed, params.augment, one_hot_classes),
+        training_batches(train, params.batch_size, params.seed, params.augment, classes),
         steps_per_epoch=steps_per_epoch(len(train.labels), params.batch_size),
-        validation_data=evaluation_batches(val, params.batch_size, one_hot_classes),
+        validation_data=evaluation_batches(val, params.batch_size, classes),
         epochs=params.epochs,
         shuffle=False,  # the batches come shuffled
         verbose=2,
