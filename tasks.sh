@@ -40,7 +40,7 @@ case "${1:-}" in
     repro)
         shift
         setup
-        python -m stages.fetch
+        python -m mnist_dvc.apps.fetch
         dvc repro "$@"
         python -m tools.summary
         ;;

@@ -28,8 +28,8 @@ and Conv2D layer's kernel and output size), so that the floor is that of the
 network the params actually built, MLP or CNN, or are given by hand as the
 widths of a dense network (--layers).
 
-    python bench/floor.py --model models/model.keras
-    python bench/floor.py --layers 784,256,128,10 --epochs 3
+    python -m bench.floor --model models/model.keras
+    python -m bench.floor --layers 784,256,128,10 --epochs 3
 """
 
 import argparse

@@ -1,10 +1,10 @@
-"""How fast `python -m stages.predict` reads people's image files, and whether it agrees with evaluate.
+"""How fast `python -m mnist_dvc.apps.predict` reads people's image files, and whether it agrees with evaluate.
 
 The 10,000 test images (data/prepared/test.npz) are written as 28x28 grayscale PNGs into a
 temporary directory, and models/model.keras is measured on them, in four parts:
 
 1. start-up, each in a fresh process, the two alternating, median of --repeats: `import tensorflow`
-   alone (with the settings stages/__init__.py gives TensorFlow) against importing stages.inference
+   alone (with the settings mnist_dvc/__init__.py gives TensorFlow) against importing mnist_dvc.model.inference
    and `load_classifier`, what predict does before its first image (and, apart, its first model
    call, which traces the graph); goal: at most TensorFlow + 1 s. Both are timed inside the child,
    so the interpreter's own start is left out;
@@ -12,7 +12,7 @@ temporary directory, and models/model.keras is measured on them, in four parts:
    at its BATCH_SIZE, one model call a batch), best of --repeats (the first run pays the tracing);
    split into decoding and normalising (read_image + to_mnist) alone and model calls alone;
    goal: at least 2000 images/s;
-3. the whole command, `python -m stages.predict DIR --json`, timed from start to exit;
+3. the whole command, `python -m mnist_dvc.apps.predict DIR --json`, timed from start to exit;
 4. agreement: every label the command printed must equal `predicted` in data/predictions.csv,
    or the benchmark exits non-zero; also how many images to_mnist changed at all, and the largest
    difference in the predicted class's probability, over all images and over those to_mnist left
@@ -35,18 +35,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.run import machine, versions, warn_if_busy
-from stages import paths
-from stages.cli import parse_args
-from stages.data import Split, read_split
-from stages.errors import PipelineError
-from stages.images import normalised_batches, read_image, to_mnist
-from stages.results import Predictions, read_predictions
+from bench.harness import machine, versions, warn_if_busy
+from mnist_dvc.apps.images import normalised_batches, read_image, to_mnist
+from mnist_dvc.core import paths
+from mnist_dvc.core.cli import parse_args
+from mnist_dvc.core.errors import PipelineError
+from mnist_dvc.core.prepared import Split, read_split
+from mnist_dvc.core.results import Predictions, read_predictions
 
 STARTUP_GOAL_S, THROUGHPUT_GOAL = 1.0, 2000.0
 TF_ALONE = "import time; t = time.perf_counter(); import tensorflow; print(time.perf_counter() - t)"
 PREDICT_START = (
-    "import time; t = time.perf_counter(); from stages.inference import load_classifier; "
+    "import time; t = time.perf_counter(); from mnist_dvc.model.inference import load_classifier; "
     f"c = load_classifier({str(paths.MODEL)!r}); s = time.perf_counter() - t; import numpy as np; "
     "c.probabilities(np.zeros((1, 28, 28), np.uint8)); print(s, time.perf_counter() - t - s)"
 )
@@ -102,8 +102,8 @@ def best_of(repeats: int, work: Callable[[], object]) -> tuple[float, object]:
 def throughput(files: list[Path], repeats: int) -> tuple[dict[str, float], np.ndarray]:
     """Images/s of predict's loop (normalised_batches at its BATCH_SIZE, one model call a batch), of decoding and
     normalising alone, and of model calls alone; and the normalised images."""
-    from stages.inference import load_classifier
-    from stages.predict import BATCH_SIZE
+    from mnist_dvc.apps.predict import BATCH_SIZE
+    from mnist_dvc.model.inference import load_classifier
 
     classifier = load_classifier(paths.MODEL)
 
@@ -156,8 +156,8 @@ def measure(repeats: int) -> dict:
         start = startup(repeats)
         print(f"bench predict: throughput, best of {repeats}", flush=True)
         speed, normalised = throughput(files, repeats)
-        print("bench predict: python -m stages.predict DIR --json", flush=True)
-        wall_s, stdout = run_child([sys.executable, "-m", "stages.predict", directory, "--json"])
+        print("bench predict: python -m mnist_dvc.apps.predict DIR --json", flush=True)
+        wall_s, stdout = run_child([sys.executable, "-m", "mnist_dvc.apps.predict", directory, "--json"])
     agree = agreement(stdout, test, evaluated, normalised)
     summary = {"startup": start, "throughput": speed, "command_wall_s": wall_s, "agreement": agree}
     return {"summary": summary, "repeats": repeats, "machine": machine(load_at_start), "versions": versions(None)}

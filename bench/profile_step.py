@@ -1,20 +1,19 @@
-"""Where a training step's time goes: TensorFlow's profiler on the train stage's own model and batches.
+"""Where a training step's time goes: TensorFlow's profiler on the train stage's own model, batches and fit.
 
-The model, its optimizer and the training batches are built as the train stage
-builds them, from params.yaml with the overrides of one row of the experiments
-table (bench/experiments.py) and any given with -S, on the prepared data (run
-`dvc repro prepare` first). Three epochs train: the first warms up (tracing and
-first calls), the second is timed, the third runs under TensorFlow's profiler.
-The profile is read back (an XPlane file) and printed as time per step: the
-wall time, then the time of the ops on the threads that run the step, by part
-of the network (each layer kind, forward and gradient together, the optimizer,
-the loss) and by kind of op. Two threads run ops side by side, so op times add
-up to more than the wall time. Printed apart: the time each step's call for
-its next batch takes (IteratorGetNextAsOptional, which the step waits on
-unless the batch is ready), and the time of the input pipeline's own ops.
+The params are a recipe (conf/recipe/) with any -S overrides, composed from conf/ by DVC's own Hydra
+composition as `dvc exp run -S recipe=NAME -S ...` composes them, and checked by the train stage's schema; the
+prepared data must exist (`dvc repro prepare`). The model is built and trained by the library's fit, as the
+train stage trains it, for three epochs: the first warms up (tracing and first calls), the second is timed,
+the third runs under TensorFlow's profiler until its last step (its validation is left out). The profile is
+read back (an XPlane file) and printed as time per step: the wall time, then the time of the ops on the
+threads that run the step, by part of the network (each layer kind, forward and gradient together, the
+optimizer, the loss) and by kind of op. Two threads run ops side by side, so op times add up to more than
+the wall time. Printed apart: the time each step's call for its next batch takes
+(IteratorGetNextAsOptional, which the step waits on unless the batch is ready), and the time of the input
+pipeline's own ops.
 
-    python -m bench.profile_step +wider                 # the best CNN of the table
-    python -m bench.profile_step cnn -S train.cnn.batch_norm=true
+    python -m bench.profile_step cnn-wider
+    python -m bench.profile_step cnn -S train.model.batch_norm=true
     python -m bench.profile_step reference --top 10
 """
 
@@ -27,12 +26,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from mnist_dvc.core.errors import ParamsError, PipelineError
+from mnist_dvc.core.params import compose, read_params
+from stages.train import Params
 
-from bench.experiments import VARIANTS
-from stages import paths
-from stages.errors import ParamsError, PipelineError
-from stages.params import TrainParams, load_train_params
+RECIPES = Path("conf/recipe")
+EPOCHS = 3
 
 # Threads in a profile: those that run the ops of a step, and those of the input pipeline.
 STEP_THREADS = "tf_Compute"
@@ -50,66 +49,62 @@ class Profile:
     input_ops_ps: int = 0
 
 
-def with_overrides(params: dict, overrides: list[str]) -> dict:
-    """params with each `dotted.key=value` set, the value read as YAML, as `dvc exp run -S` does."""
-    for override in overrides:
-        key, separator, value = override.partition("=")
-        *parents, leaf = key.split(".")
-        node = params
-        for parent in parents:
-            node = node.get(parent) if isinstance(node, dict) else None
-        if not separator or not isinstance(node, dict) or leaf not in node:
-            raise SystemExit(f"profile_step: -S {override}: expected key=value with a key of params.yaml")
-        node[leaf] = yaml.safe_load(value)
-    return params
+def recipes() -> list[str]:
+    """The names of the recipes in conf/recipe/."""
+    return sorted(path.stem for path in RECIPES.glob("*.yaml"))
 
 
-def train_params(overrides: list[str]) -> TrainParams:
-    """The train params of params.yaml with the overrides, checked as the train stage checks them."""
-    params = with_overrides(yaml.safe_load(paths.PARAMS.read_text()), overrides)
+def composed_params(recipe: str, overrides: list[str]) -> Params:
+    """The params of `dvc exp run -S recipe=RECIPE -S OVERRIDE...`, for three epochs, checked as the train stage
+    checks them."""
     with tempfile.TemporaryDirectory() as temp:
         path = Path(temp) / "params.yaml"
-        path.write_text(yaml.safe_dump(params))
+        composed = [f"recipe={recipe}", *overrides, f"train.epochs={EPOCHS}"]
         try:
-            return load_train_params(path)
+            compose(path, composed)
+        except Exception as error:  # Hydra's own errors name the override that failed
+            raise ParamsError(f"-S {' -S '.join(overrides)}: {error}".replace("\n", " ")) from None
+        try:
+            return read_params(path, Params)
         except ParamsError as error:
-            # Name the file the user knows, not the temporary copy.
-            raise ParamsError(str(error).replace(str(path), f"{paths.PARAMS} with the overrides")) from None
+            # Name what the user gave, not the temporary file.
+            raise ParamsError(str(error).replace(str(path), f"recipe {recipe} with the overrides")) from None
 
 
-def profile_epoch(params: TrainParams, log_dir: Path) -> tuple[int, float]:
+def profile_epoch(params: Params, log_dir: Path) -> tuple[int, float]:
     """Train as the train stage does for three epochs, profiling the third into log_dir;
     return the steps per epoch and the wall seconds per step of the second."""
     import keras
     import tensorflow as tf
 
-    from stages.batches import training_batches
-    from stages.data import read_split
-    from stages.network import build_model
-    from stages.training import compile_for_training, one_hot_classes, seed_everything, steps_per_epoch
+    from mnist_dvc.core.prepared import read_split
+    from mnist_dvc.model.network import build_model
+    from mnist_dvc.model.training import compile_for_training, fit, seed_everything, steps_per_epoch
 
-    train = read_split("train")
+    train, val = read_split("train"), read_split("val")
     seed_everything(params.seed)
-    model = build_model(params, train.images.shape[1:], len(train.classes))
-    compile_for_training(model, params, len(train.labels))
-    steps = steps_per_epoch(len(train.labels), params.batch_size)
+    model = build_model(params.train.model, train.images.shape[1:], len(train.classes))
+    compile_for_training(model, params.train, len(train.labels))
+    steps = steps_per_epoch(len(train.labels), params.train.batch_size)
     timed: list[float] = []
 
-    class Profile(keras.callbacks.Callback):
+    class Timer(keras.callbacks.Callback):
+        """An epoch's training runs as one call (steps_per_execution): its batch ends before validation starts."""
+
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            print(f"profile_step: epoch {epoch + 1} of 3", file=sys.stderr, flush=True)
+            print(f"profile_step: epoch {epoch + 1} of {EPOCHS}", file=sys.stderr, flush=True)
+            self.epoch = epoch
             if epoch == 2:
                 tf.profiler.experimental.start(str(log_dir))
             self.started = time.perf_counter()
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            if epoch == 1:
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            if self.epoch == 1:
                 timed.append((time.perf_counter() - self.started) / steps)
-            if epoch == 2:
+            if self.epoch == 2:
                 tf.profiler.experimental.stop()
 
-    batches = training_batches(train, params.batch_size, params.seed, params.augment, one_hot_classes(model, params))
-    model.fit(batches, steps_per_epoch=steps, epochs=3, shuffle=False, verbose=0, callbacks=[Profile()])
+    fit(model, params.train, params.seed, train, val, [Timer()])
     return steps, timed[0]
 
 
@@ -180,22 +175,21 @@ def report(name: str, overrides: list[str], steps: int, step_s: float, profile: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("variant", nargs="?", default="reference", choices=VARIANTS, help="a row of the table")
+    parser.add_argument("recipe", nargs="?", default="reference", choices=recipes(), help="a recipe of conf/recipe/")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="key=value, as in dvc exp run -S")
     parser.add_argument("--top", type=int, default=15, help="op kinds to list (default: %(default)s)")
     args = parser.parse_args()
     if args.top < 1:
         parser.error(f"--top {args.top}: expected at least 1")
 
-    overrides = [*VARIANTS[args.variant], *args.overrides]
     try:
-        params = train_params(overrides)
+        params = composed_params(args.recipe, args.overrides)
         with tempfile.TemporaryDirectory(prefix="profile-step-") as temp:
             steps, step_s = profile_epoch(params, Path(temp))
-            profile = read_profile(Path(temp), params.model)
+            profile = read_profile(Path(temp), params.train.model.family)
     except PipelineError as error:
         raise SystemExit(f"profile_step: {error}") from None
-    print(report(args.variant, overrides, steps, step_s, profile, args.top))
+    print(report(args.recipe, args.overrides, steps, step_s, profile, args.top))
 
 
 if __name__ == "__main__":

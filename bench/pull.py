@@ -6,7 +6,7 @@ DVC remote fetches them with `dvc pull`; someone without it puts the raw files i
 data/raw/mnist and runs `dvc repro`, which trains again. This measures both, in a
 temporary directory:
 
-1. the origin: a fresh copy of the project (bench/run.py's: its tracked and
+1. the origin: a fresh copy of the project (bench/harness.py's: its tracked and
    untracked files in a new git repository, the MNIST files in data/raw/mnist, an
    empty DVC cache), `dvc repro`, the results committed and `dvc push`ed to the
    project's default remote, which .dvc/config places beside the work tree, so
@@ -18,14 +18,14 @@ temporary directory:
    data/raw/mnist, then `dvc repro`, timed. It runs every stage whose outputs are
    missing; `visualize` may rightly be skipped, since the committed figures are
    what the deterministic pipeline makes. The stages that ran are reported
-   (bench/run.py's `python` wrapper logs each one).
+   (bench/harness.py's `python` wrapper logs each one).
 
 Pull and repro runs alternate, so that a change in the machine's load hits both
 alike; medians are reported. The speed-up is the repro run's wall time over the
 pull run's; the goal is at least 10x.
 
-    python bench/pull.py DATA_DIR            # about 3 minutes on 2 cores
-    python bench/pull.py DATA_DIR --quick    # a smoke run: 2 epochs, one repetition, about a minute
+    python -m bench.pull DATA_DIR            # about 3 minutes on 2 cores
+    python -m bench.pull DATA_DIR --quick    # a smoke run: 2 epochs, one repetition, about a minute
 """
 
 import argparse
@@ -38,7 +38,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
-from run import (
+
+from bench.harness import (
     MNIST_FILES,
     PROJECT_ROOT,
     BenchError,
@@ -154,7 +155,7 @@ def folder_size(path: Path) -> tuple[int, int]:
 def make_origin(bench: Bench, epochs: int) -> Origin:
     """A fresh copy reproduced, committed and pushed: what a clone, and the remote beside it, start from.
     Fails unless the remote then holds everything that the commit's .dvc files and dvc.lock name."""
-    root = fresh_copy(bench.workdir / "origin", bench.data_dir, epochs)
+    root = fresh_copy(bench.workdir / "origin", bench.data_dir, [f"train.epochs={epochs}"])
     remote = default_remote(root, bench.workdir)
     repro = dvc(bench, ["repro"], root, "origin-repro")
     git(["add", "-A"], root)

@@ -1,6 +1,6 @@
 """The reference: the MNIST classifier as a bare Keras script, written the way a user would write it.
 
-It is the baseline that bench/run.py holds the pipeline against, so it is
+It is the baseline that bench/pipeline.py holds the pipeline against, so it is
 deliberately plain and untuned: read the four gzipped IDX files with gzip and
 numpy, divide by 255, fit the 784-256-128-10 sigmoid network for 50 epochs
 with batch size 2000 and a 20% validation split, evaluate on the test set. It

@@ -3,7 +3,7 @@
 Every stage declares all of its outputs, so DVC's run-cache holds each stage's
 outputs under the hash of its command, dependencies and params; a stage whose
 inputs were seen before is restored from the cache, not run. This measures what
-that is worth, in a fresh copy of the project (bench/run.py's: its tracked and
+that is worth, in a fresh copy of the project (bench/harness.py's: its tracked and
 untracked files in a new git repository, the MNIST files in data/raw/mnist, an empty
 DVC cache):
 
@@ -18,12 +18,12 @@ DVC cache):
    moved the workspace back to the other params set; the median is reported.
 
 The speed-up is the real run's wall time over the cached run's; the goal is at
-least 10x. Stages are started through bench/run.py's `python` wrapper, which
+least 10x. Stages are started through bench/harness.py's `python` wrapper, which
 logs every stage that runs, and record their timings in the file that
-MNIST_TIMINGS names (stages/cli.py).
+MNIST_TIMINGS names (mnist_dvc/core/stage.py).
 
-    python bench/run_cache.py DATA_DIR            # about 2 to 3 minutes on 2 cores
-    python bench/run_cache.py DATA_DIR --quick    # a smoke run: 2 epochs committed, 1 in the real run
+    python -m bench.run_cache DATA_DIR            # about 2 to 3 minutes on 2 cores
+    python -m bench.run_cache DATA_DIR --quick    # a smoke run: 2 epochs committed, 1 in the real run
 """
 
 import argparse
@@ -33,7 +33,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
-from run import (
+
+from bench.harness import (
     PROJECT_ROOT,
     BenchError,
     base_env,
@@ -220,7 +221,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
     repeats = args.repeats or (2 if args.quick else 3)
     load_at_start = os.getloadavg()
     print("run_cache: copying the project", flush=True)
-    project = fresh_copy(workdir / "project", args.data_dir.resolve(), committed)
+    project = fresh_copy(workdir / "project", args.data_dir.resolve(), [f"train.epochs={committed}"])
     bench = Bench(project=project, workdir=workdir, shim_dir=make_shim(workdir), env=env)
     runs = measure(bench, committed, real, repeats)
     summary = summarize(runs, committed, real)

@@ -1,7 +1,7 @@
-"""How the page's server holds up under load: python -m stages.serve with the trained model, many requests at once.
+"""How the page's server holds up under load: the serve command with the trained model, many requests at once.
 
-The server (stages/server.py) is started as a user starts it, with models/model.keras, on a free port. One
-request warms it up (TensorFlow traces the model on its first call) and is not counted; then the first 500
+The server is started as a user starts it (python -m mnist_dvc.apps.serve), with models/model.keras, on a free
+port. One request warms it up (TensorFlow traces the model on its first call) and is not counted; then the first 500
 test images, each as a PNG, are POSTed to /predict, 20 at a time. Every answer must be 200 with the label
 that evaluate gave the same image (data/predictions.csv), or the benchmark fails. Measured: throughput
 (answered requests per second of wall time, from the first request sent to the last answer) and each
@@ -30,12 +30,12 @@ import aiohttp
 import numpy as np
 from PIL import Image
 
-from stages import paths
-from stages.artifacts import write_json
-from stages.cli import parse_args, run_stage
-from stages.data import read_split
-from stages.errors import PipelineError
-from stages.results import read_predictions
+from mnist_dvc.core import paths
+from mnist_dvc.core.cli import parse_args, run_command
+from mnist_dvc.core.errors import PipelineError
+from mnist_dvc.core.files import write_json
+from mnist_dvc.core.prepared import read_split
+from mnist_dvc.core.results import read_predictions
 
 RESULTS = Path("bench/results/serve_load.json")
 # A 7 in one stroke, in the pad's own pixels (280 x 280): along the top, then down to the left.
@@ -57,8 +57,8 @@ def png(image: np.ndarray) -> bytes:
 
 
 def start_server(model: Path) -> tuple[subprocess.Popen, str]:
-    """python -m stages.serve on a free port, and its URL once it listens."""
-    command = [sys.executable, "-m", "stages.serve", "--model", str(model), "--port", "0"]
+    """python -m mnist_dvc.apps.serve on a free port, and its URL once it listens."""
+    command = [sys.executable, "-m", "mnist_dvc.apps.serve", "--model", str(model), "--port", "0"]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     line = server.stdout.readline()
     if not line.startswith("serve: http://"):
@@ -145,4 +145,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage("serve_load", main)
+    run_command("serve_load", main)

@@ -2,11 +2,12 @@
 
 from sklearn.metrics import precision_recall_fscore_support
 
-from stages import paths
-from stages.cli import parse_args, run_stage
-from stages.data import read_split
-from stages.errors import DataError
-from stages.results import write_per_class, write_predictions, write_test_metrics
+from mnist_dvc.core import paths
+from mnist_dvc.core.cli import parse_args
+from mnist_dvc.core.errors import DataError
+from mnist_dvc.core.prepared import read_split
+from mnist_dvc.core.results import write_per_class, write_predictions, write_test_metrics
+from mnist_dvc.core.stage import run_stage
 
 PREDICT_BATCH_SIZE = 2000
 
@@ -16,8 +17,8 @@ def main() -> None:
     test = read_split("test")
 
     # TensorFlow takes seconds to import: load it only once the inputs have checked out.
-    from stages.batches import evaluation_batches
-    from stages.inference import load_classifier
+    from mnist_dvc.model.batches import evaluation_batches
+    from mnist_dvc.model.inference import load_classifier
 
     print(f"evaluate: scoring {paths.MODEL} on {len(test.labels)} test images")
     classifier = load_classifier(paths.MODEL)

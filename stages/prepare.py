@@ -1,15 +1,25 @@
 """prepare: read the raw dataset, check it strictly, split it, write compact arrays.
 
-The raw files are in data/raw/<dataset>/, tracked by DVC (`python -m stages.fetch` gets them). This stage
+The raw files are in data/raw/<dataset>/, tracked by DVC (`python -m mnist_dvc.apps.fetch` gets them). This stage
 never imports TensorFlow, so it starts in well under a second.
 """
 
-from stages import paths
-from stages.cli import parse_args, run_stage
-from stages.data import Split, check_pair, stratified_split, write_splits
-from stages.datasets import Dataset, load_dataset, read_raw_file
-from stages.idx import decode_idx
-from stages.params import load_prepare_params
+from mnist_dvc.core import paths
+from mnist_dvc.core.cli import parse_args
+from mnist_dvc.core.params import Section, Seed, read_params
+from mnist_dvc.core.prepared import Split, write_splits
+from mnist_dvc.core.stage import run_stage
+from mnist_dvc.data.datasets import Dataset, load_dataset, read_raw_file
+from mnist_dvc.data.idx import decode_idx
+from mnist_dvc.data.params import PrepareParams
+from mnist_dvc.data.split import check_pair, stratified_split
+
+
+class Params(Section):
+    """What this stage reads of params.yaml, as dvc.yaml declares."""
+
+    seed: Seed
+    prepare: PrepareParams
 
 
 def read_raw(dataset: Dataset, part: str) -> Split:
@@ -25,11 +35,11 @@ def read_raw(dataset: Dataset, part: str) -> Split:
 
 def main() -> None:
     args = parse_args(__doc__)
-    params = load_prepare_params(args.params)
-    dataset = load_dataset(params.dataset, named_by=f"{args.params}: prepare.dataset")
+    params = read_params(args.params, Params)
+    dataset = load_dataset(params.prepare.dataset, named_by=f"{args.params}: prepare.dataset")
 
     full_train, test = read_raw(dataset, "train"), read_raw(dataset, "test")
-    train_idx, val_idx = stratified_split(full_train.labels, params.val_fraction, params.seed)
+    train_idx, val_idx = stratified_split(full_train.labels, params.prepare.val_fraction, params.seed)
     splits = {
         "train": Split(full_train.images[train_idx], full_train.labels[train_idx], dataset.classes),
         "val": Split(full_train.images[val_idx], full_train.labels[val_idx], dataset.classes),

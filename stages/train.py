@@ -2,26 +2,41 @@
 
 import time
 
-from stages import paths
-from stages.cli import parse_args, record_timing, run_stage
-from stages.data import read_split
-from stages.params import load_train_params
-from stages.restore import put_back
-from stages.results import write_train_metrics
+from mnist_dvc.core import paths
+from mnist_dvc.core.cli import parse_args
+from mnist_dvc.core.params import Section, Seed, read_params
+from mnist_dvc.core.prepared import read_split
+from mnist_dvc.core.results import write_train_metrics
+from mnist_dvc.core.stage import put_back, record_timing, run_stage
+from mnist_dvc.model.params import TrainParams
+
+
+class Params(Section):
+    """What this stage reads of params.yaml, as dvc.yaml declares."""
+
+    seed: Seed
+    train: TrainParams
 
 
 def main() -> None:
     args = parse_args(__doc__)
-    params = load_train_params(args.params)
+    params = read_params(args.params, Params)
     train, val = read_split("train"), read_split("val")
 
     # TensorFlow takes seconds to import: load it only once params and data have checked out.
-    from stages.network import build_model, save_model
-    from stages.training import compile_for_scoring, compile_for_training, curve_log, fit, seed_everything
+    from mnist_dvc.model.network import build_model, save_model
+    from mnist_dvc.model.training import (
+        LiveMetrics,
+        compile_for_scoring,
+        compile_for_training,
+        curve_log,
+        fit,
+        seed_everything,
+    )
 
     seed_everything(params.seed)
-    model = build_model(params, train.images.shape[1:], len(train.classes))
-    compile_for_training(model, params, len(train.labels))
+    model = build_model(params.train.model, train.images.shape[1:], len(train.classes))
+    compile_for_training(model, params.train, len(train.labels))
 
     # dvclive writes each epoch into metrics/train/ as it ends, so that `dvc plots show` and DVC's VS Code
     # extension show the curves growing. A run that fails puts the last good log back; one killed outright leaves
@@ -29,13 +44,14 @@ def main() -> None:
     try:
         with curve_log(paths.TRAIN_LOG_DIR) as live:
             started = time.perf_counter()
-            epochs_run, final = fit(model, params, train, val, live)
+            log = LiveMetrics(live)
+            epochs_run = fit(model, params.train, params.seed, train, val, [log])
             fit_seconds = time.perf_counter() - started
         print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
         record_timing("train", "fit", fit_seconds)
         compile_for_scoring(model)
         save_model(model, train.classes, paths.MODEL)
-        write_train_metrics(paths.TRAIN_METRICS, epochs_run, final)
+        write_train_metrics(paths.TRAIN_METRICS, epochs_run, log.last)
     except BaseException:
         put_back(paths.TRAIN_LOG_DIR)
         raise

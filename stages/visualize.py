@@ -10,12 +10,22 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from stages import figures, paths
-from stages.artifacts import atomic_dir
-from stages.cli import parse_args, run_stage
-from stages.data import Split, read_split
-from stages.params import VisualizeParams, load_visualize_params
-from stages.results import Predictions, read_history, read_per_class, read_predictions, read_test_metrics
+from mnist_dvc.core import paths
+from mnist_dvc.core.cli import parse_args
+from mnist_dvc.core.files import atomic_dir
+from mnist_dvc.core.params import Section, Seed, read_params
+from mnist_dvc.core.prepared import Split, read_split
+from mnist_dvc.core.results import Predictions, read_history, read_per_class, read_predictions, read_test_metrics
+from mnist_dvc.core.stage import run_stage
+from mnist_dvc.report import figures
+from mnist_dvc.report.params import VisualizeParams
+
+
+class Params(Section):
+    """What this stage reads of params.yaml, as dvc.yaml declares."""
+
+    seed: Seed
+    visualize: VisualizeParams
 
 
 @dataclass(frozen=True)
@@ -31,9 +41,9 @@ class Run:
 
 
 # One entry per PNG (plots/<name>.png); each figure is drawn, written and freed before the next.
-FIGURES: dict[str, Callable[[Run, VisualizeParams], Figure]] = {
+FIGURES: dict[str, Callable[[Run, Params], Figure]] = {
     "sample_images": lambda run, params: figures.sample_grid(
-        run.train.images, run.train.labels, run.train.classes, params.sample_images, params.seed
+        run.train.images, run.train.labels, run.train.classes, params.visualize.sample_images, params.seed
     ),
     "confusion_matrix": lambda run, params: figures.confusion_heatmap(
         run.predictions.actual, run.predictions.predicted, run.test.classes
@@ -42,7 +52,7 @@ FIGURES: dict[str, Callable[[Run, VisualizeParams], Figure]] = {
     "true_labels": lambda run, params: figures.label_histogram(run.test.labels, run.test.classes),
     "predicted_labels": lambda run, params: figures.prediction_pie(run.predictions.predicted, run.test.classes),
     "probability_density": lambda run, params: figures.probability_density(
-        run.predictions.probabilities, run.predictions.actual, params.density_class, run.test.classes
+        run.predictions.probabilities, run.predictions.actual, params.visualize.density_class, run.test.classes
     ),
     "confident_mistakes": lambda run, params: figures.mistake_gallery(
         run.test.images,
@@ -50,7 +60,7 @@ FIGURES: dict[str, Callable[[Run, VisualizeParams], Figure]] = {
         run.predictions.predicted,
         run.predictions.probabilities,
         run.test.classes,
-        params.mistakes,
+        params.visualize.mistakes,
     ),
     "per_class_scores": lambda run, params: figures.per_class_scores(run.per_class, run.test.classes),
 }
@@ -58,9 +68,9 @@ FIGURES: dict[str, Callable[[Run, VisualizeParams], Figure]] = {
 
 def main() -> None:
     args = parse_args(__doc__)
-    # density_class must name one of the test set's classes, so the params are checked once those are known.
+    params = read_params(args.params, Params)
     test = read_split("test")
-    params = load_visualize_params(args.params, len(test.classes))
+    params.visualize.check_classes(len(test.classes), str(args.params))
     run = Run(
         train=read_split("train"),
         test=test,
@@ -74,7 +84,7 @@ def main() -> None:
     # The figures replace the old ones as a set, so the folder never mixes two runs.
     with atomic_dir(paths.PLOTS_DIR) as directory:
         for name, draw in FIGURES.items():
-            figures.save_png(draw(run, params), directory / f"{name}.png", params.dpi)
+            figures.save_png(draw(run, params), directory / f"{name}.png", params.visualize.dpi)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from stages.artifacts import atomic_path
-from stages.cli import parse_args, run_stage
-from stages.errors import PipelineError
+from mnist_dvc.core.cli import parse_args, run_command
+from mnist_dvc.core.errors import PipelineError
+from mnist_dvc.core.files import atomic_path
 
 DEFAULT_PAGE = Path("dvc_plots/index.html")
 DEFAULT_SCREENSHOT = Path(".artifacts/dvc_plots.png")
@@ -302,4 +302,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage("browser_check", main)
+    run_command("browser_check", main)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.cli import parse_args, run_stage
-from stages.figures import normalisation_pairs, save_png
-from stages.images import find_images, read_image, to_mnist
+from mnist_dvc.apps.images import find_images, read_image, to_mnist
+from mnist_dvc.core.cli import parse_args, run_command
+from mnist_dvc.report.figures import normalisation_pairs, save_png
 
 EXAMPLES = Path("examples")
 DEFAULT_OUTPUT = Path("docs/normalisation.png")
@@ -36,4 +36,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage("normalisation_figure", main)
+    run_command("normalisation_figure", main)

@@ -18,9 +18,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from stages.artifacts import write_text
-from stages.cli import parse_args, run_stage
-from stages.errors import PipelineError
+from mnist_dvc.core.cli import parse_args, run_command
+from mnist_dvc.core.errors import PipelineError
+from mnist_dvc.core.files import write_text
 
 # .dvc/config names it as plots.html_template, a path that DVC resolves from .dvc/.
 TEMPLATE = Path(".dvc/plots_offline.html")
@@ -187,4 +187,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage("plots_page", main)
+    run_command("plots_page", main)

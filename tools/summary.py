@@ -5,9 +5,9 @@ python -m tools.summary
 
 import subprocess
 
-from stages import paths
-from stages.cli import parse_args, run_stage
-from stages.results import read_test_metrics
+from mnist_dvc.core import paths
+from mnist_dvc.core.cli import parse_args, run_command
+from mnist_dvc.core.results import read_test_metrics
 
 
 def metrics_diff() -> str:
@@ -28,4 +28,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage("summary", main)
+    run_command("summary", main)

@@ -1,0 +1,154 @@
+"""The formats of what train and evaluate save for later: the training log and final metrics, the test metrics,
+the per-class scores and the predictions table.
+
+Each format has its home here: the names inside it, where its parts go, how it is written and read. Reading
+checks a file strictly, so visualize draws only from files that say what they should. dvc.yaml's `plots:`
+name the same files (a test checks that they match).
+"""
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_dvc.core import paths
+from mnist_dvc.core.errors import DataError
+from mnist_dvc.core.files import read_json, write_json, write_text
+from mnist_dvc.core.prepared import Split
+
+METRICS = ("loss", "accuracy")
+TRAINING_SPLITS = ("train", "val")
+TEST_SPLIT = "test"
+SCORES = ("precision", "recall", "f1")
+# dvclive's layout: a metric logged as "<split>/<metric>" goes to plots/metrics/<split>/<metric>.tsv.
+TRAIN_CURVES_DIR = paths.TRAIN_LOG_DIR / "plots" / "metrics"
+
+
+def curve_name(split: str, metric: str) -> str:
+    """The name a training metric is logged under, per epoch and in the final summary."""
+    return f"{split}/{metric}"
+
+
+def curve_file(split: str, metric: str) -> Path:
+    """Where dvclive writes one training curve: a TSV of (step, value) rows."""
+    return TRAIN_CURVES_DIR / f"{curve_name(split, metric)}.tsv"
+
+
+@dataclass(frozen=True)
+class Predictions:
+    actual: np.ndarray  # int, (n,)
+    predicted: np.ndarray  # int, (n,)
+    probabilities: np.ndarray  # float, (n, classes): the model's output for each class
+
+
+def read_history() -> dict[str, dict[str, np.ndarray]]:
+    """Train's dvclive log: history[split][metric] is an array of (step, value) rows."""
+    return {
+        split: {metric: _read_table(curve_file(split, metric), ["step", metric], "train") for metric in METRICS}
+        for split in TRAINING_SPLITS
+    }
+
+
+def write_train_metrics(path: Path, epochs: int, final: dict[str, dict[str, float]]) -> None:
+    """The epochs run and the last epoch's loss and accuracy per split: final[split][metric]."""
+    write_json(path, {"epochs": epochs, **{split: final[split] for split in TRAINING_SPLITS}})
+
+
+def write_test_metrics(path: Path, loss: float, accuracy: float) -> None:
+    write_json(path, {TEST_SPLIT: {"loss": float(loss), "accuracy": float(accuracy)}})
+
+
+def read_test_metrics(path: Path) -> dict[str, float]:
+    """Evaluate's final test loss and accuracy."""
+    expected = '{"test": {"loss": number, "accuracy": number}}'
+    test = _mapping(_mapping(read_json(path), path, expected).get(TEST_SPLIT), path, expected)
+    return {metric: _number(test.get(metric), path, f"{TEST_SPLIT}.{metric}") for metric in METRICS}
+
+
+def write_per_class(path: Path, classes: tuple[str, ...], scores: dict[str, np.ndarray], support: np.ndarray) -> None:
+    """One record per class, in class order: its name, precision, recall, F1 and number of test images.
+
+    A list of records is what `dvc plots` draws as a bar chart, and what any table tool reads.
+    """
+    records = [
+        {"class": name, **{score: float(scores[score][k]) for score in SCORES}, "support": int(support[k])}
+        for k, name in enumerate(classes)
+    ]
+    write_json(path, records)
+
+
+def read_per_class(path: Path, classes: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Evaluate's precision, recall and F1 of every class, by class name."""
+    expected = '[{"class": name, "precision": number, "recall": number, "f1": number, "support": count}, ...]'
+    records = read_json(path)
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise DataError(f"{path}: found {type(records).__name__}; expected {expected}")
+    found = [record.get("class") for record in records]
+    if found != list(classes):
+        raise DataError(f"{path}: classes {found}; expected one record per class, in order: {list(classes)}")
+    return {
+        record["class"]: {score: _number(record.get(score), path, f"{record['class']}.{score}") for score in SCORES}
+        for record in records
+    }
+
+
+def write_predictions(path: Path, labels: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray) -> None:
+    """One row per test image: true label, predicted label, the model's output for each class."""
+    columns = ["actual", "predicted", *(f"p{k}" for k in range(probabilities.shape[1]))]
+    table = np.column_stack([labels, predicted, probabilities])
+    buffer = io.StringIO()
+    np.savetxt(
+        buffer,
+        table,
+        fmt=["%d", "%d", *["%.6f"] * probabilities.shape[1]],
+        delimiter=",",
+        header=",".join(columns),
+        comments="",
+    )
+    write_text(path, buffer.getvalue())
+
+
+def read_predictions(path: Path, test: Split) -> Predictions:
+    """Evaluate's predictions, checked against the test split they claim to describe."""
+    n_classes = len(test.classes)
+    table = _read_table(path, ["actual", "predicted", *(f"p{k}" for k in range(n_classes))], "evaluate")
+    actual, predicted = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    if len(table) != len(test.labels) or not np.array_equal(actual, test.labels):
+        raise DataError(
+            f"{path}: {len(table)} rows whose actual labels do not match the {len(test.labels)} test images of "
+            f"{paths.prepared_split('test')}; rerun evaluate (dvc repro)"
+        )
+    if predicted.min() < 0 or predicted.max() >= n_classes:
+        raise DataError(f"{path}: predicted label {predicted.max()} found; expected labels 0..{n_classes - 1}")
+    return Predictions(actual, predicted, table[:, 2:])
+
+
+def _read_table(path: Path, header: list[str], stage: str) -> np.ndarray:
+    """A numeric CSV or TSV with the given header, as a 2-D float array."""
+    delimiter = "\t" if path.suffix == ".tsv" else ","
+    try:
+        with open(path, encoding="utf-8") as file:
+            found = file.readline().rstrip("\n").split(delimiter)
+            if found != header:
+                raise DataError(f"{path}: header is {delimiter.join(found)!r}; expected {delimiter.join(header)!r}")
+            table = np.loadtxt(file, delimiter=delimiter, ndmin=2)
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found; run the {stage} stage first (dvc repro)") from None
+    except ValueError as error:
+        raise DataError(f"{path}: not a table of numbers ({error})") from None
+    if len(table) == 0:
+        raise DataError(f"{path}: has no rows; expected at least one")
+    return table
+
+
+def _number(value: object, path: Path, key: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
+        raise DataError(f"{path}: {key} = {value!r}; expected a number")
+    return float(value)
+
+
+def _mapping(value: object, path: Path, expected: str) -> dict:
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: found {type(value).__name__}; expected {expected}")
+    return value

@@ -1,0 +1,83 @@
+"""The runner of every DVC stage: its last good outputs put back first, so that a failed run loses nothing.
+
+DVC deletes a stage's outputs before it runs the stage's command. Each stage, run by DVC, therefore starts by
+checking out from DVC's cache the outputs that dvc.lock records for it; its atomic writes replace them only
+once the run has succeeded. A run that fails on bad params or data, is interrupted or is killed leaves the
+last good outputs in place, still described by dvc.lock. An output that a stage writes in place as it goes
+(train's live log) is put back the same way when the stage fails. No output needs DVC's `persist`, which
+would turn the run-cache off.
+"""
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from mnist_dvc.core.cli import run_command
+
+# Set by DVC for every stage command it runs: the stage's name.
+DVC_STAGE_ENV = "DVC_STAGE"
+# A file that the benchmarks name: stages append what they measured to it, one JSON object per line.
+TIMINGS_ENV = "MNIST_TIMINGS"
+
+
+def run_stage(name: str, main: Callable[[], None]) -> None:
+    """Put back the stage's last good outputs, then run its main as a command: one-line errors, prompt exit."""
+
+    def restored_then_main() -> None:
+        restore_outputs()
+        main()
+
+    run_command(name, restored_then_main, after_stop="; earlier outputs are intact")
+
+
+def restore_outputs() -> list[str]:
+    """Check out the missing outputs of the stage DVC is running, as dvc.lock records them; return their paths.
+
+    Outputs kept in git rather than in DVC's cache (metrics, plots) are there too: the run-cache keeps a copy
+    of every one. An output whose copy is not in the cache (a fresh clone that never ran or pulled it) is
+    left missing, as DVC left it. Outside DVC nothing was deleted, and nothing is done.
+    """
+    stage_name = os.environ.get(DVC_STAGE_ENV)
+    if not stage_name:
+        return []
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    restored = []
+    with Repo() as repo:
+        # Copies, never links into the cache: a stage rewrites its outputs, and the metrics and plots are in git.
+        repo.cache.local.cache_types = repo.cache.legacy.cache_types = ["copy"]
+        for stage in repo.stage.collect(stage_name):
+            for out in stage.outs:
+                if out.exists or not out.hash_info:
+                    continue
+                out.use_cache = True
+                if out.get_obj() is None:
+                    continue
+                try:
+                    out.checkout(allow_missing=True)
+                except (DvcException, OSError):
+                    continue
+                restored.append(str(out))
+    return restored
+
+
+def put_back(path: Path) -> None:
+    """Replace what a failed run wrote in place at path (a folder) by the last good output, from DVC's cache.
+
+    Outside DVC there is no record of a last good output, and path is left as it is.
+    """
+    if os.environ.get(DVC_STAGE_ENV):
+        shutil.rmtree(path, ignore_errors=True)
+        restore_outputs()
+
+
+def record_timing(stage: str, name: str, seconds: float) -> None:
+    """Append a measured duration for the benchmarks, if they asked for one; timings never go into outputs,
+    which must not change from run to run."""
+    path = os.environ.get(TIMINGS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps({"stage": stage, "name": name, "seconds": seconds}) + "\n")

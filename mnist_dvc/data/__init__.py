@@ -1,0 +1,1 @@
+"""The datasets: their definitions, raw IDX files, downloads and the prepared splits."""

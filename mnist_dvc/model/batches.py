@@ -1,0 +1,94 @@
+"""How the prepared splits reach the network: batches made in TensorFlow, the same way for training and scoring.
+
+A new input pipeline (another source, another recipe) goes here; the network is in network.py,
+the augmentation itself in augment.py.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from mnist_dvc.core.prepared import Split
+from mnist_dvc.model.augment import random_affine
+from mnist_dvc.model.params import AugmentParams
+
+# Folded with the seed into every augmentation seed, so that augmentation never draws from the
+# very (seed, epoch) pairs that order the examples.
+AUGMENT_STREAM = 1
+
+
+def hold(array: np.ndarray) -> tf.Variable:
+    """An array held once in TensorFlow's memory, for the input pipelines below to read from.
+
+    A variable rather than a constant: with op determinism on, tf.data copies every
+    tensor that a pipeline captures each time an iterator is made (Keras makes one per
+    epoch for validation), while a variable is captured by reference and never copied.
+    """
+    return tf.Variable(array, trainable=False)
+
+
+def training_batches(
+    split: Split,
+    batch_size: int,
+    seed: int,
+    augment: AugmentParams | None = None,
+    one_hot_classes: int | None = None,
+) -> tf.data.Dataset:
+    """Shuffled batches, epoch after epoch without end; each epoch visits every example once.
+
+    The images stay uint8, a quarter of the memory of float32: the model scales them
+    itself (network.py). Epoch e visits the examples in a permutation drawn from
+    (seed, e) alone, so training is a pure function of the seed. With augment enabled,
+    the n-th batch since the start is changed by random draws from (seed, n) alone, the
+    same on every run; n counts epochs and the batches within them. With one_hot_classes,
+    labels come one-hot, for a loss that smooths them. The next batch is made while the
+    model trains on the current one.
+    """
+    images, labels = hold(split.images), hold(split.labels)
+    count = len(split.labels)
+
+    def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+        seed_pair = tf.stack([tf.constant(seed, tf.int64), epoch])
+        order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=seed_pair)
+        return tf.data.Dataset.range(0, count, batch_size).map(lambda start: order[start : start + batch_size])
+
+    def gather(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        # Gather from the variables' values: a gather from the variable itself would
+        # switch it to copy-on-read and copy the whole array once.
+        return tf.gather(images.value(), indices), tf.gather(labels.value(), indices)
+
+    def augmented(step: tf.Tensor, batch: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        stream = tf.constant([seed, AUGMENT_STREAM], tf.int64)
+        return random_affine(batch[0], augment, tf.random.experimental.stateless_fold_in(stream, step)), batch[1]
+
+    batches = tf.data.Dataset.counter().flat_map(epoch_batches).map(gather)
+    if augment is not None and augment.enabled:
+        batches = batches.enumerate().map(augmented)
+    return _as_written(_labelled(batches, one_hot_classes).prefetch(1))
+
+
+def evaluation_batches(split: Split, batch_size: int, one_hot_classes: int | None = None) -> tf.data.Dataset:
+    """The split's batches in order, never augmented; labels one-hot with one_hot_classes, as in training_batches."""
+    images, labels = hold(split.images), hold(split.labels)
+
+    def batch(start: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        end = start + batch_size
+        return images.value()[start:end], labels.value()[start:end]
+
+    batches = tf.data.Dataset.range(0, len(split.labels), batch_size).map(batch)
+    return _as_written(_labelled(batches, one_hot_classes).prefetch(1))
+
+
+def _labelled(batches: tf.data.Dataset, one_hot_classes: int | None) -> tf.data.Dataset:
+    """The batches as they are, or with their labels made one-hot over one_hot_classes classes."""
+    if one_hot_classes is None:
+        return batches
+    return batches.map(lambda images, labels: (images, tf.one_hot(labels, one_hot_classes)))
+
+
+def _as_written(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Run a pipeline as written: no graph rewrites, and no autotuning thread, which has
+    nothing to tune here and can hold up the end of fit() by a second while it winds down."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = False
+    return dataset.with_options(options)

@@ -1,0 +1,154 @@
+"""Training the network: seeding, the optimizer, the fit loop, and the per-epoch log.
+
+The network itself is in network.py, the batches that feed it in batches.py.
+"""
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from dvclive import Live
+
+from mnist_dvc.core import results
+from mnist_dvc.core.prepared import Split
+from mnist_dvc.model.batches import evaluation_batches, training_batches
+from mnist_dvc.model.params import TrainParams
+
+
+def seed_everything(seed: int) -> None:
+    """Make training a pure function of params and seed: same inputs, same weights, same metrics."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def make_optimizer(params: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    rate = learning_rate(params, steps_per_epoch)
+    if params.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=rate)
+    if params.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=params.weight_decay)
+    if params.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=rate, momentum=params.momentum)
+    return keras.optimizers.RMSprop(learning_rate=rate, momentum=params.momentum)
+
+
+def learning_rate(params: TrainParams, steps_per_epoch: int) -> float | keras.optimizers.schedules.CosineDecay:
+    """The learning rate by step: params.learning_rate throughout, or a cosine from it down to 0 at the last
+    step, after a linear warm-up from 0 over warmup_epochs if any. Keras' own schedule, so that the saved
+    model names it and loads in safe mode."""
+    if params.schedule == "constant":
+        return params.learning_rate
+    warmup_steps = params.warmup_epochs * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup_steps else params.learning_rate,
+        decay_steps=params.epochs * steps_per_epoch - warmup_steps,
+        warmup_target=params.learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
+
+
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    return math.ceil(examples / batch_size)
+
+
+def compile_for_training(model: keras.Model, params: TrainParams, examples: int) -> None:
+    """Attach the optimizer, loss and metric.
+
+    A whole epoch runs in one call into TensorFlow (steps_per_execution), so that no Python
+    runs between the steps of an epoch: the results are the same, only sooner.
+    """
+    steps = steps_per_epoch(examples, params.batch_size)
+    loss = (
+        keras.losses.CategoricalCrossentropy(label_smoothing=params.label_smoothing)
+        if params.label_smoothing
+        else keras.losses.SparseCategoricalCrossentropy()
+    )
+    model.compile(optimizer=make_optimizer(params, steps), loss=loss, metrics=["accuracy"], steps_per_execution=steps)
+
+
+def compile_for_scoring(model: keras.Model) -> None:
+    """Keep the trained weights and optimizer, but score by plain cross-entropy on integer labels.
+
+    Label smoothing is a way to train, not part of the model: the saved model is scored like any
+    other (stages/evaluate.py, the stage), so that test losses compare across runs.
+    """
+    if not isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy):
+        model.compile(
+            optimizer=model.optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=["accuracy"],
+            steps_per_execution=model.steps_per_execution,
+        )
+
+
+def one_hot_classes(model: keras.Model, params: TrainParams) -> int | None:
+    """The number of classes to make the labels one-hot over, or None to keep them integers.
+
+    Smoothed labels need the whole distribution: one-hot, for validation too, which uses the same loss.
+    """
+    return model.output_shape[-1] if params.label_smoothing else None
+
+
+def fit(
+    model: keras.Model,
+    params: TrainParams,
+    seed: int,
+    train: Split,
+    val: Split,
+    callbacks: list[keras.callbacks.Callback],
+) -> int:
+    """Train with validation after every epoch, calling back as Keras does; return the epochs run.
+
+    With label smoothing, the losses Keras reports are the smoothed loss that training minimises.
+    """
+    if params.early_stopping_patience:
+        callbacks = [
+            *callbacks,
+            keras.callbacks.EarlyStopping(patience=params.early_stopping_patience, restore_best_weights=True),
+        ]
+    classes = one_hot_classes(model, params)
+    history = model.fit(
+        training_batches(train, params.batch_size, seed, params.augment, classes),
+        steps_per_epoch=steps_per_epoch(len(train.labels), params.batch_size),
+        validation_data=evaluation_batches(val, params.batch_size, classes),
+        epochs=params.epochs,
+        shuffle=False,  # the batches come shuffled
+        verbose=2,
+        callbacks=callbacks,
+    )
+    return len(history.epoch)
+
+
+@contextmanager
+def curve_log(directory: Path) -> Iterator[Live]:
+    """dvclive, writing each epoch's row of every training curve as the epoch ends.
+
+    Its summary file, there while training runs, is removed at the end: the run's final metrics are
+    metrics/train.json (core/results.py), so that `dvc metrics show` has one short row for training.
+    """
+    with Live(dir=str(directory), save_dvc_exp=False, dvcyaml=None, report=None) as live:
+        yield live
+    Path(live.metrics_file).unlink(missing_ok=True)
+
+
+class LiveMetrics(keras.callbacks.Callback):
+    """Log each epoch's train and validation loss and accuracy as one dvclive step, and keep the last."""
+
+    def __init__(self, live: Live):
+        super().__init__()
+        self.live = live
+        self.last: dict[str, dict[str, float]] = {}
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        # Keras names the validation metrics val_<metric>.
+        self.last = {
+            split: {metric: float(logs[metric if split == "train" else f"val_{metric}"]) for metric in results.METRICS}
+            for split in results.TRAINING_SPLITS
+        }
+        for split, metrics in self.last.items():
+            for metric, value in metrics.items():
+                self.live.log_metric(results.curve_name(split, metric), value)
+        self.live.next_step()

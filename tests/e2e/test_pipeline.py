@@ -1,0 +1,315 @@
+"""End to end: the real `dvc repro` in a temporary git repository, on tiny generated data."""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_dvc.core.results import curve_file
+from stages.visualize import FIGURES
+from tests.helpers.project import (
+    DEFAULT_SIGNALS,
+    STAGES,
+    cached_stages,
+    make_project,
+    project_env,
+    ran_stages,
+    read_outputs,
+    run,
+    set_param,
+)
+
+
+def read_metrics(root):
+    return {name: (root / "metrics" / name).read_bytes() for name in ("train.json", "test.json", "per_class.json")}
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """A tiny project after one full `dvc repro`, with its output; tests work on copies of it."""
+    root = make_project(tmp_path_factory.mktemp("reproduced") / "project")
+    result = run(["dvc", "repro"], root)
+    return root, result.stdout
+
+
+@pytest.fixture
+def copy_of(reproduced, tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(reproduced[0], root, symlinks=True)
+    return root
+
+
+def test_repro_runs_every_stage_and_writes_every_output(reproduced):
+    root, output = reproduced
+    assert [s for s in ran_stages(output) if s in STAGES] == list(STAGES)
+    sizes = {}
+    for split in ("train", "val", "test"):
+        with np.load(root / f"data/prepared/{split}.npz", allow_pickle=False) as arrays:
+            assert arrays["images"].dtype == np.uint8 and arrays["images"].shape[1:] == (28, 28)
+            sizes[split] = len(arrays["labels"])
+    assert sizes == {"train": 160, "val": 40, "test": 100}
+    assert (root / "models/model.keras").stat().st_size > 0
+
+    train = json.loads((root / "metrics/train.json").read_text())
+    assert train["epochs"] == 5
+    assert set(train["train"]) == set(train["val"]) == {"loss", "accuracy"}
+    for curve in ("train/loss", "val/loss", "train/accuracy", "val/accuracy"):
+        rows = (root / f"metrics/train/plots/metrics/{curve}.tsv").read_text().splitlines()
+        assert len(rows) == 1 + 5
+    test = json.loads((root / "metrics/test.json").read_text())["test"]
+    assert test["accuracy"] > 0.5, "the tiny data is learnable: each digit lights its own band"
+    per_class = json.loads((root / "metrics/per_class.json").read_text())
+    assert [record["class"] for record in per_class] == [str(d) for d in range(10)]
+    assert sum(record["support"] for record in per_class) == 100
+    assert sorted(path.name for path in (root / "plots").iterdir()) == sorted(f"{name}.png" for name in FIGURES)
+
+    predictions = (root / "data/predictions.csv").read_text().splitlines()
+    assert predictions[0] == "actual,predicted," + ",".join(f"p{k}" for k in range(10))
+    assert len(predictions) == 101
+
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], root).stdout)
+    assert json.dumps(shown).count('"accuracy"') >= 3
+    table = run(["dvc", "metrics", "show"], root).stdout.splitlines()
+    assert len(table) == 3 and max(len(line) for line in table) <= 120, "two short rows: training and test"
+
+
+def test_second_repro_runs_nothing(copy_of):
+    output = run(["dvc", "repro"], copy_of).stdout
+    assert ran_stages(output) == []
+    assert "Data and pipelines are up to date" in output
+
+
+def test_same_params_give_byte_identical_metrics(copy_of):
+    before = read_metrics(copy_of)
+    output = run(["dvc", "repro", "--force", "--downstream", "train"], copy_of).stdout
+    assert "train" in ran_stages(output)
+    assert read_metrics(copy_of) == before
+
+
+def test_a_different_seed_gives_different_metrics(copy_of):
+    before = read_metrics(copy_of)
+    set_param(copy_of, "seed", 43)
+    output = run(["dvc", "repro"], copy_of).stdout
+    assert [s for s in ran_stages(output) if s in STAGES] == list(STAGES)
+    after = read_metrics(copy_of)
+    assert after["train.json"] != before["train.json"]
+
+
+def test_a_train_param_reruns_train_and_what_follows_but_not_prepare(copy_of):
+    set_param(copy_of, "train.epochs", 3)
+    ran = ran_stages(run(["dvc", "repro"], copy_of).stdout)
+    assert "prepare" not in ran and ran[:2] == ["train", "evaluate"]
+
+
+def experiments(root):
+    """name -> (params.yaml data, metrics by file) of every experiment in `dvc exp show --json`."""
+    rows = json.loads(run(["dvc", "exp", "show", "--json"], root).stdout)
+    found = {}
+    for baseline in rows:
+        for experiment in baseline.get("experiments") or []:
+            data = experiment["revs"][0]["data"]
+            metrics = {path: entry["data"] for path, entry in data["metrics"].items()}
+            found[experiment["name"]] = (data["params"]["params.yaml"]["data"], metrics)
+    return found
+
+
+def test_experiments_with_different_params_are_both_shown(copy_of):
+    run(["git", "add", "-A"], copy_of)
+    run(["git", "commit", "-qm", "baseline run"], copy_of)
+    first = run(["dvc", "exp", "run", "-n", "relu", "-S", "train.model.hidden_activation=relu"], copy_of)
+    assert "Epoch 5/5" in first.stdout, "Keras' per-epoch lines must reach the console live"
+    run(
+        [
+            "dvc",
+            "exp",
+            "run",
+            "-n",
+            "wide",
+            "-S",
+            "train.model.hidden_activation=sigmoid",
+            "-S",
+            "train.model.hidden_units=[64,32]",
+            "-S",
+            "train.epochs=3",
+        ],
+        copy_of,
+    )
+
+    shown = experiments(copy_of)
+    assert set(shown) >= {"relu", "wide"}
+    (relu_params, relu_metrics), (wide_params, wide_metrics) = shown["relu"], shown["wide"]
+    assert relu_params["train"]["model"]["hidden_activation"] == "relu" and relu_params["train"]["epochs"] == 5
+    wide_model = wide_params["train"]["model"]
+    assert wide_model["hidden_units"] == [64, 32] and wide_model["hidden_activation"] == "sigmoid"
+    assert relu_metrics["metrics/train.json"]["epochs"] == 5
+    assert wide_metrics["metrics/train.json"]["epochs"] == 3
+    assert relu_metrics["metrics/train.json"]["val"] != wide_metrics["metrics/train.json"]["val"]
+    assert "accuracy" in relu_metrics["metrics/test.json"]["test"]
+
+
+CNN_RECIPE = [
+    "model=cnn",
+    "train.model.filters=[4,8]",
+    "train.model.batch_norm=true",
+    "train.model.hidden_units=[16]",
+    "train.model.hidden_activation=relu",
+    "train.optimizer=adamw",
+    "train.weight_decay=0.01",
+    "train.schedule=cosine",
+    "train.warmup_epochs=1",
+    "train.label_smoothing=0.1",
+    # Mild: each digit of the tiny data is a band two pixels high (tests/conftest.py).
+    "train.augment.shift=0.5",
+    "train.augment.rotation=3",
+    "train.augment.zoom=0.05",
+]
+
+
+def test_a_cnn_with_augmentation_and_every_recipe_is_deterministic_end_to_end(copy_of):
+    """From the committed params, `dvc exp run -S model=cnn` switches to a CNN; training it again gives the same bytes,
+    and every stage after train, and predict, take the CNN as they take the MLP."""
+    run(["git", "add", "-A"], copy_of)
+    run(["git", "commit", "-qm", "baseline run"], copy_of)
+    output = run(["dvc", "exp", "run", "-n", "cnn", *(arg for o in CNN_RECIPE for arg in ("-S", o))], copy_of).stdout
+    assert [s for s in ran_stages(output) if s in STAGES] == ["train", "evaluate", "visualize"]
+    first = read_metrics(copy_of)
+    assert json.loads(first["test.json"])["test"]["accuracy"] > 0.2, "better than chance"
+
+    output = run(["dvc", "repro", "--force", "--downstream", "train"], copy_of).stdout
+    assert "train" in ran_stages(output)
+    assert read_metrics(copy_of) == first
+
+    predicted = run(["python", "-m", "mnist_dvc.apps.predict", "--json", "examples/four_chalk.png"], copy_of).stdout
+    assert json.loads(predicted.splitlines()[0])["path"] == "examples/four_chalk.png"
+
+
+def stage_process(root, stage):
+    """The pid of `python -m stages.<stage>` running in root, if any."""
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            if f"stages.{stage}".encode() in command and Path(os.readlink(proc / "cwd")) == root:
+                return int(proc.name)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def wait_for_epochs(root: Path, epochs: int, before: int, timeout: float = 120) -> None:
+    """Wait until the running train stage has logged at least `epochs` epochs in metrics/train/ (and fewer than
+    `before`, the length of the last good run, whose log is there until the new one starts)."""
+    curve = root / curve_file("train", "loss")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if epochs <= len(curve.read_text().splitlines()) - 1 < before:
+                return
+        time.sleep(0.05)
+    pytest.fail("training never got going")
+
+
+def without_log(outputs: dict[str, bytes]) -> dict[str, bytes]:
+    return {path: data for path, data in outputs.items() if not path.startswith("metrics/train/")}
+
+
+# What the stage prints and how it exits for each signal; SIGKILL gives it no say.
+INTERRUPTIONS = {
+    signal.SIGINT: ("train: interrupted; earlier outputs are intact", ("exited with 130",)),
+    signal.SIGTERM: ("train: terminated; earlier outputs are intact", ("exited with 143",)),
+    # DVC runs the command through $SHELL: bash execs it (DVC sees -9), dash forks (the shell exits 137).
+    signal.SIGKILL: ("", ("exited with -9", "exited with 137")),
+}
+
+
+def test_interrupted_training_keeps_the_last_good_outputs_and_recovers(copy_of):
+    set_param(copy_of, "train.epochs", 40)
+    set_param(copy_of, "train.batch_size", 8)
+    run(["dvc", "repro"], copy_of)
+    last_good = read_outputs(copy_of)
+
+    set_param(copy_of, "train.epochs", 41)
+    for signal_number, (message, exit_statuses) in INTERRUPTIONS.items():
+        output = interrupt_training(copy_of, signal_number)
+        assert message in output and any(status in output for status in exit_statuses), output
+        status = json.loads(run(["dvc", "status", "--json"], copy_of).stdout)
+        if signal_number == signal.SIGKILL:
+            # No chance to put the last good log back: the partial one stays, and DVC sees it is not the last run's.
+            assert "metrics/train" in json.dumps(status["train"]), status
+            assert without_log(read_outputs(copy_of)) == without_log(last_good)
+        else:
+            assert read_outputs(copy_of) == last_good, f"after {signal_number.name}"
+        assert "train" in status
+
+    output = run(["dvc", "repro"], copy_of).stdout
+    assert ran_stages(output)[:2] == ["train", "evaluate"], "the recovery trains again, no run-cache shortcut"
+    assert json.loads((copy_of / "metrics/train.json").read_text())["epochs"] == 41
+    assert json.loads(run(["dvc", "status", "--json"], copy_of).stdout) == {}
+
+
+def interrupt_training(root, signal_number) -> str:
+    """Signal train partway through `dvc repro`; return what DVC printed."""
+    repro = subprocess.Popen(
+        ["dvc", "repro"],
+        cwd=root,
+        env=project_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **DEFAULT_SIGNALS,
+    )
+    wait_for_epochs(root, 3, before=40)
+    train = stage_process(root, "train")
+    os.kill(train, signal.SIGSTOP)  # held while DVC looks, so that it is caught mid-run whatever the machine's speed
+    # The curves grow live: `dvc plots show` during the run shows the epochs done so far.
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], root).stdout)["data"]
+    (curve,) = shown[str(curve_file("train", "loss"))]
+    assert 3 <= len(curve["content"]["data"]["values"]) < 40
+    os.kill(train, signal_number)
+    with contextlib.suppress(ProcessLookupError):  # gone already, after SIGKILL
+        os.kill(train, signal.SIGCONT)
+    output, _ = repro.communicate(timeout=120)
+    assert repro.returncode != 0, output
+    return output
+
+
+@pytest.mark.parametrize(
+    ("stage", "section", "key", "value", "message"),
+    [
+        ("prepare", "prepare", "val_fraction", 1.5, "prepare: error: params.yaml: prepare.val_fraction = 1.5"),
+        ("train", "train", "epochs", "fifty", "train: error: params.yaml: train.epochs = 'fifty'"),
+        ("visualize", "visualize", "dpi", 5, "visualize: error: params.yaml: visualize.dpi = 5"),
+    ],
+)
+def test_a_failed_stage_keeps_every_earlier_output(copy_of, stage, section, key, value, message):
+    before = read_outputs(copy_of)
+    set_param(copy_of, f"{section}.{key}", value)
+    result = run(["dvc", "repro"], copy_of, check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert ran_stages(result.stdout)[-1] == stage
+    assert read_outputs(copy_of) == before
+
+
+def test_a_params_set_seen_before_comes_back_from_the_run_cache(copy_of):
+    before = read_outputs(copy_of)
+    set_param(copy_of, "train.epochs", 3)
+    assert ran_stages(run(["dvc", "repro"], copy_of).stdout) == ["train", "evaluate", "visualize"]
+    assert read_outputs(copy_of) != before
+
+    set_param(copy_of, "train.epochs", 5)
+    output = run(["dvc", "repro"], copy_of).stdout
+    assert ran_stages(output) == [] and cached_stages(output) == ["train", "evaluate", "visualize"], output
+    assert read_outputs(copy_of) == before
+
+    run(["git", "add", "-A"], copy_of)
+    run(["git", "commit", "-qm", "baseline run"], copy_of)
+    run(["dvc", "exp", "run", "-S", "train.epochs=3"], copy_of)
+    output = run(["dvc", "exp", "run", "-S", "train.epochs=5"], copy_of).stdout
+    assert ran_stages(output) == [] and cached_stages(output) == ["train", "evaluate", "visualize"], output
+    assert read_outputs(copy_of) == before

@@ -1,0 +1,147 @@
+"""The local web page's server (apps/server.py, python -m mnist_dvc.apps.serve): a tiny model trained here on drawn
+0s, 1s and 7s answers through the HTTP API exactly as predict answers for the same files, refuses what is not
+a digit with a 400 and a body that is too large with a 413, and keeps serving after either."""
+
+import asyncio
+import io
+import json
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from mnist_dvc.apps.images import read_image, to_mnist  # noqa: E402
+from mnist_dvc.apps.server import MAX_BODY_BYTES, TOP, make_app  # noqa: E402
+from mnist_dvc.model.inference import load_classifier  # noqa: E402
+from tests.helpers.drawn import SHAPES, draw, drawn_dataset  # noqa: E402
+from tests.helpers.project import PROJECT_ROOT, run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def classifier(drawn_model):
+    return load_classifier(drawn_model)
+
+
+@pytest.fixture(scope="module")
+def drawn_files(tmp_path_factory):
+    """A PNG of each drawn digit, dark ink on white as on paper, in a place and size none of the training had."""
+    folder = tmp_path_factory.mktemp("drawn")
+    for digit in SHAPES:
+        draw(digit, size=(240, 180), box=(0.4, 0.2, 0.65, 0.9), width=12).save(folder / f"{digit}.png")
+    return {digit: folder / f"{digit}.png" for digit in SHAPES}
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def exchange(classifier, requests: list[tuple[str, str, bytes | None]]) -> list[tuple[int, str, object]]:
+    """Send requests (method, path, body) in turn to one server; each answer as status, content type and body
+    (parsed when JSON)."""
+
+    async def talk():
+        answers = []
+        async with TestClient(TestServer(make_app(classifier))) as client:
+            for method, path, body in requests:
+                response = await client.request(method, path, data=body)
+                text = await response.text()
+                parsed = json.loads(text) if response.content_type == "application/json" else text
+                answers.append((response.status, response.content_type, parsed))
+        return answers
+
+    return asyncio.run(talk())
+
+
+def test_drawn_digits_get_the_right_answer_and_the_image_the_model_saw(classifier, drawn_files):
+    answers = exchange(classifier, [("POST", "/predict", path.read_bytes()) for path in drawn_files.values()])
+    for (digit, path), (status, _, reply) in zip(drawn_files.items(), answers, strict=True):
+        assert status == 200, reply
+        assert reply["label"] == digit
+        assert [name for name, _ in reply["top"]][0] == digit and len(reply["top"]) == TOP
+        probabilities = [p for _, p in reply["top"]]
+        assert probabilities == sorted(probabilities, reverse=True) and reply["probability"] == probabilities[0]
+        assert reply["image"] == to_mnist(read_image(path)).ravel().tolist()
+
+
+def test_the_page_answers_what_predict_answers_for_the_same_files(classifier, drawn_model, drawn_files):
+    command = [sys.executable, "-m", "mnist_dvc.apps.predict", "--model", str(drawn_model), "--json", "--top", str(TOP)]
+    result = run([*command, *map(str, drawn_files.values())], PROJECT_ROOT, timeout=120)
+    predicted = [json.loads(line) for line in result.stdout.splitlines()]
+    answers = exchange(classifier, [("POST", "/predict", path.read_bytes()) for path in drawn_files.values()])
+    for expected, (_, _, reply) in zip(predicted, answers, strict=True):
+        assert reply["label"] == expected["label"]
+        assert [name for name, _ in reply["top"]] == [name for name, _ in expected["top"]]
+        assert np.allclose([p for _, p in reply["top"]], [p for _, p in expected["top"]], atol=1e-6)
+
+
+def test_what_is_no_digit_is_refused_with_a_reason_and_the_server_keeps_serving(classifier, drawn_files):
+    png = drawn_files["7"].read_bytes()
+    answers = exchange(
+        classifier,
+        [
+            ("POST", "/predict", b"not an image at all"),
+            ("POST", "/predict", b""),
+            ("POST", "/predict", png[: len(png) // 2]),
+            ("POST", "/predict", png_bytes(Image.new("L", (200, 200), 255))),
+            ("POST", "/predict", b"\0" * (MAX_BODY_BYTES + 1)),
+            ("POST", "/predict", png),
+        ],
+    )
+    statuses = [status for status, _, _ in answers]
+    assert statuses == [400, 400, 400, 400, 413, 200]
+    errors = [reply["error"] for _, _, reply in answers[:5]]
+    assert "not an image that Pillow can read" in errors[0] and "not an image" in errors[1]
+    assert "damaged or truncated" in errors[2]
+    assert "no ink found" in errors[3]
+    assert "larger than 5 MB" in errors[4]
+    assert answers[5][2]["label"] == "7"
+
+
+def test_the_page_and_its_files_are_served_locally(classifier):
+    page, script, style, missing = exchange(
+        classifier,
+        [("GET", "/", None), ("GET", "/static/app.js", None), ("GET", "/static/style.css", None), ("GET", "/x", None)],
+    )
+    assert page[:2] == (200, "text/html") and 'src="static/app.js"' in page[2]
+    assert script[0] == 200 and script[1].endswith("javascript") and 'fetch("predict"' in script[2]
+    assert style[:2] == (200, "text/css")
+    assert missing[0] == 404
+    assert "http" not in page[2].replace('name="viewport"', "")
+
+
+def test_a_missing_model_is_one_line_at_start_up(tmp_path):
+    command = [sys.executable, "-m", "mnist_dvc.apps.serve", "--model", str(tmp_path / "missing.keras"), "--port", "0"]
+    result = run(command, PROJECT_ROOT, check=False, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == f"serve: error: {tmp_path / 'missing.keras'}: not found; run the pipeline first " + (
+        "(dvc repro, or dvc pull)\n"
+    )
+
+
+def test_under_load_every_answer_is_right_and_no_request_fails(classifier):
+    """500 requests, 20 at a time (bench/serve_load.py measures the same with the trained model)."""
+    images, _ = drawn_dataset(50, seed=3)
+    expected = [classifier.classes[k] for k in classifier.probabilities(images).argmax(axis=1)]
+    bodies = [png_bytes(Image.fromarray(image)) for image in images]
+
+    async def load() -> list[tuple[int, str]]:
+        limit = asyncio.Semaphore(20)
+        async with TestClient(TestServer(make_app(classifier))) as client:
+
+            async def ask(index: int) -> tuple[int, str]:
+                async with limit:
+                    response = await client.post("/predict", data=bodies[index % len(bodies)])
+                    return response.status, (await response.json()).get("label", "")
+
+            return await asyncio.gather(*(ask(index) for index in range(500)))
+
+    answers = asyncio.run(load())
+    assert [status for status, _ in answers] == [200] * 500
+    assert [label for _, label in answers] == [expected[index % len(bodies)] for index in range(500)]

@@ -1,0 +1,47 @@
+"""The shared entry point: every command's --help, and the timings the benchmarks ask for."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from mnist_dvc.core import stage
+from tests.helpers.project import PROJECT_ROOT
+
+STAGE_MODULES = [
+    stage["cmd"].removeprefix("python -m ")
+    for stage in yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"].values()
+]
+# The commands people run that are not stages.
+COMMANDS = [
+    "mnist_dvc.apps.fetch",
+    "mnist_dvc.apps.predict",
+    "mnist_dvc.apps.serve",
+    "tools.plots_page",
+    "tools.browser_check",
+    "tools.summary",
+    "tools.normalisation_figure",
+]
+
+
+@pytest.mark.parametrize("module", STAGE_MODULES + COMMANDS)
+def test_every_command_has_help(module):
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: python -m {module}")
+    assert "MNIST_DEBUG=1" in result.stdout
+
+
+def test_timings_are_recorded_only_when_asked_for(tmp_path, monkeypatch):
+    monkeypatch.delenv(stage.TIMINGS_ENV, raising=False)
+    stage.record_timing("train", "fit", 1.5)
+    timings = tmp_path / "timings.jsonl"
+    monkeypatch.setenv(stage.TIMINGS_ENV, str(timings))
+    stage.record_timing("train", "fit", 1.5)
+    stage.record_timing("train", "fit", 2.5)
+    lines = [json.loads(line) for line in timings.read_text().splitlines()]
+    assert lines == [{"stage": "train", "name": "fit", "seconds": s} for s in (1.5, 2.5)]

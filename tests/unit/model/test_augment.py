@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from mnist_dvc.model.augment import random_affine  # noqa: E402
+from mnist_dvc.model.params import AugmentParams  # noqa: E402
+from tests.helpers.data import tiny_images, tiny_labels  # noqa: E402
+
+EVERYTHING = AugmentParams(shift=2, rotation=15, zoom=0.1)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return tiny_images(tiny_labels(20, seed=0), seed=0)
+
+
+def augmented(images, params, seed=(42, 0)):
+    return random_affine(tf.constant(images), params, tf.constant(seed, tf.int64)).numpy()
+
+
+def test_uint8_in_uint8_out_same_shape(images):
+    result = augmented(images, EVERYTHING)
+    assert result.dtype == np.uint8 and result.shape == images.shape
+
+
+def test_the_same_seed_gives_the_same_images_and_another_seed_others(images):
+    assert np.array_equal(augmented(images, EVERYTHING), augmented(images, EVERYTHING))
+    assert not np.array_equal(augmented(images, EVERYTHING), augmented(images, EVERYTHING, seed=(42, 1)))
+    assert not np.array_equal(augmented(images, EVERYTHING), augmented(images, EVERYTHING, seed=(43, 0)))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        AugmentParams(shift=2, rotation=0, zoom=0),
+        AugmentParams(shift=0, rotation=15, zoom=0),
+        AugmentParams(shift=0, rotation=0, zoom=0.1),
+        EVERYTHING,
+    ],
+)
+def test_each_change_changes_every_image_by_its_own_amount(images, params):
+    result = augmented(images, params)
+    changed = [not np.array_equal(before, after) for before, after in zip(images, result, strict=True)]
+    assert all(changed)
+    differences = [np.abs(after.astype(int) - before).sum() for before, after in zip(images, result, strict=True)]
+    assert len(set(differences)) > 1, "each image draws its own amounts"
+
+
+def test_no_change_at_all_is_the_identity(images):
+    assert np.array_equal(augmented(images, AugmentParams(shift=0, rotation=0, zoom=0)), images)
+
+
+def test_a_small_change_keeps_the_digit_in_place(images):
+    """A shift of at most 1 pixel leaves each band (tests/conftest.py) where it was, give or take a row."""
+    result = augmented(images, AugmentParams(shift=1, rotation=0, zoom=0))
+    for label, image in zip(tiny_labels(20, seed=0), result, strict=True):
+        bright_rows = np.flatnonzero(image[:, 8:20].mean(axis=1) > 150)
+        assert bright_rows.min() >= 1 + 2 * label and bright_rows.max() <= 4 + 2 * label

@@ -1,0 +1,77 @@
+import itertools
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from mnist_dvc.core.prepared import Split  # noqa: E402
+from mnist_dvc.model.batches import evaluation_batches, training_batches  # noqa: E402
+from mnist_dvc.model.params import AugmentParams  # noqa: E402
+from tests.helpers.data import CLASSES, tiny_images, tiny_labels  # noqa: E402
+
+AUGMENT = AugmentParams(shift=2, rotation=10, zoom=0.1)
+
+
+@pytest.fixture(scope="module")
+def split():
+    labels = tiny_labels(50, seed=0)
+    return Split(tiny_images(labels, seed=0), labels, CLASSES)
+
+
+def take(dataset, count):
+    return [(images.numpy(), labels.numpy()) for images, labels in itertools.islice(dataset, count)]
+
+
+def test_every_epoch_visits_every_example_once_in_its_own_order(split):
+    batches = take(training_batches(split, 20, seed=1), 6)  # two epochs of 20, 20 and 10
+    assert [len(labels) for _, labels in batches] == [20, 20, 10] * 2
+    for epoch in (batches[:3], batches[3:]):
+        images = np.concatenate([images for images, _ in epoch])
+        assert sorted(map(bytes, images)) == sorted(map(bytes, split.images))
+    assert not np.array_equal(batches[0][1], batches[3][1])
+
+
+def test_augmentation_is_a_pure_function_of_the_seed(split):
+    first = take(training_batches(split, 20, seed=1, augment=AUGMENT), 6)
+    second = take(training_batches(split, 20, seed=1, augment=AUGMENT), 6)
+    other_seed = take(training_batches(split, 20, seed=2, augment=AUGMENT), 6)
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(first, second, strict=True))
+    assert not np.array_equal(first[0][0], other_seed[0][0])
+
+
+def test_augmentation_changes_the_images_but_not_the_order_or_labels(split):
+    plain = take(training_batches(split, 20, seed=1), 6)
+    augmented = take(training_batches(split, 20, seed=1, augment=AUGMENT), 6)
+    for (plain_images, plain_labels), (new_images, new_labels) in zip(plain, augmented, strict=True):
+        assert new_images.dtype == np.uint8 and new_images.shape == plain_images.shape
+        assert np.array_equal(plain_labels, new_labels)
+        assert all(not np.array_equal(a, b) for a, b in zip(plain_images, new_images, strict=True))
+
+
+def test_an_example_is_changed_differently_in_each_epoch(split):
+    """Each epoch holds every example once; no image comes out the same in both."""
+    (first_images, _), (second_images, _) = take(training_batches(split, 50, seed=1, augment=AUGMENT), 2)
+    assert not set(map(bytes, first_images)) & set(map(bytes, second_images))
+
+
+def test_augmentation_off_is_the_plain_pipeline(split):
+    plain = take(training_batches(split, 20, seed=1), 3)
+    off = take(training_batches(split, 20, seed=1, augment=AugmentParams(shift=0, rotation=0, zoom=0)), 3)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(plain, off, strict=True))
+
+
+def test_evaluation_batches_are_the_split_in_order_never_augmented(split):
+    batches = take(evaluation_batches(split, 20), 10)
+    assert np.array_equal(np.concatenate([images for images, _ in batches]), split.images)
+    assert np.array_equal(np.concatenate([labels for _, labels in batches]), split.labels)
+
+
+def test_one_hot_labels_for_label_smoothing(split):
+    (images, labels), *_ = take(training_batches(split, 20, seed=1, one_hot_classes=10), 1)
+    (plain_images, plain_labels), *_ = take(training_batches(split, 20, seed=1), 1)
+    assert np.array_equal(images, plain_images)
+    assert labels.shape == (20, 10) and np.array_equal(labels.argmax(axis=1), plain_labels)
+    assert np.array_equal(labels.sum(axis=1), np.ones(20))
+    (_, validation_labels), *_ = take(evaluation_batches(split, 20, one_hot_classes=10), 1)
+    assert np.array_equal(validation_labels.argmax(axis=1), split.labels[:20])

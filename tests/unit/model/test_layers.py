@@ -1,0 +1,57 @@
+"""The layers the families build with: batch normalisation through the fused kernel, and the plain-Keras copy."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from mnist_dvc.model.layers import FusedBatchNormalization, plain_keras  # noqa: E402
+
+
+def test_fused_batch_normalisation_trains_as_keras_batch_normalisation():
+    """The fused kernel is a faster road to the same numbers: outputs, gradients and moving statistics."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.normal(2.0, 3.0, (8, 5, 5, 3)), tf.float32)
+    weights = tf.constant(rng.normal(size=(8, 5, 5, 3)), tf.float32)
+    results = []
+    for layer in (FusedBatchNormalization(momentum=0.5), keras.layers.BatchNormalization(momentum=0.5)):
+        layer.build(images.shape)
+        layer.gamma.assign([0.5, 1.0, 2.0])
+        layer.beta.assign([0.1, -0.2, 0.3])
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = layer(images, training=True)
+            loss = tf.reduce_sum(outputs * weights)
+        gradients = tape.gradient(loss, [images, layer.gamma, layer.beta])
+        results.append([outputs, *gradients, layer.moving_mean, layer.moving_variance, layer(images, training=False)])
+    for fused, plain in zip(*results, strict=True):
+        np.testing.assert_allclose(np.asarray(fused), np.asarray(plain), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("settings", "shape", "message"),
+    [
+        ({"center": False}, (2, 4, 4, 3), "does not implement center"),
+        ({"scale": False, "synchronized": True}, (2, 4, 4, 3), "does not implement scale, synchronized"),
+        ({"axis": 1}, (2, 4, 4, 3), "normalises the last axis of (batch, height, width, channels) inputs; got axis 1"),
+        ({}, (2, 3), "got axis -1 of inputs shaped (2, 3)"),
+    ],
+)
+def test_fused_batch_normalisation_refuses_what_the_fused_kernel_does_not_do(settings, shape, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        FusedBatchNormalization(**settings).build(shape)
+
+
+def test_the_plain_keras_copy_has_keras_own_layers_the_same_weights_and_the_same_answers():
+    model = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.Conv2D(3, 3), FusedBatchNormalization()])
+    model.compile(optimizer="adam", loss="mse", metrics=["accuracy"])
+    copy = plain_keras(model)
+    assert [type(layer) for layer in copy.layers] == [keras.layers.Conv2D, keras.layers.BatchNormalization]
+    assert [type(layer) for layer in model.layers][-1] is FusedBatchNormalization, "the model itself is left alone"
+    assert copy.optimizer is model.optimizer and copy.get_compile_config()["metrics"] == ["accuracy"]
+    images = np.random.default_rng(0).normal(size=(2, 4, 4, 2)).astype("float32")
+    assert np.array_equal(copy.predict(images, verbose=0), model.predict(images, verbose=0))
+    plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    assert plain_keras(plain) is plain, "a model of Keras' own layers alone is saved as it is"

@@ -1,0 +1,98 @@
+"""Training: the optimizer, the schedule, the loss and the seed, from the train params."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from mnist_dvc.model.network import build_model  # noqa: E402
+from mnist_dvc.model.training import (  # noqa: E402
+    compile_for_scoring,
+    compile_for_training,
+    learning_rate,
+    make_optimizer,
+    seed_everything,
+)
+from tests.helpers.params import train_params  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return train_params()
+
+
+def test_reference_training_setup(reference):
+    model = build_model(reference.model, (28, 28), 10)
+    compile_for_training(model, reference, examples=48000)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(0.001)
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+    assert model.steps_per_execution == 24, "one epoch of 48000 images in batches of 2000 per call"
+
+
+def test_optimizers():
+    sgd = make_optimizer(train_params("train.optimizer=sgd", "train.momentum=0.9"), 24)
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == pytest.approx(0.9)
+    assert isinstance(make_optimizer(train_params("train.optimizer=rmsprop"), 24), keras.optimizers.RMSprop)
+    adamw = make_optimizer(train_params("train.optimizer=adamw", "train.weight_decay=0.05"), 24)
+    assert isinstance(adamw, keras.optimizers.AdamW) and adamw.weight_decay == pytest.approx(0.05)
+
+
+def rates(schedule, steps):
+    return [float(schedule(step)) for step in steps]
+
+
+def test_the_default_learning_rate_is_a_constant(reference):
+    assert learning_rate(reference, 24) == 0.001
+
+
+def test_cosine_decays_from_the_learning_rate_to_zero_at_the_last_step():
+    params = train_params("train.schedule=cosine", "train.learning_rate=0.1", "train.epochs=10")
+    schedule = learning_rate(params, steps_per_epoch=5)
+    assert rates(schedule, [0, 25, 50, 60]) == pytest.approx([0.1, 0.05, 0.0, 0.0], abs=1e-7)
+    assert rates(schedule, [10]) == pytest.approx([0.05 * (1 + np.cos(np.pi * 10 / 50))])
+
+
+def test_warm_up_rises_linearly_from_zero_then_decays_by_cosine():
+    params = train_params(
+        "train.schedule=cosine", "train.warmup_epochs=2", "train.learning_rate=0.1", "train.epochs=10"
+    )
+    schedule = learning_rate(params, steps_per_epoch=5)
+    assert rates(schedule, [0, 5, 10]) == pytest.approx([0.0, 0.05, 0.1], abs=1e-7)
+    assert rates(schedule, [30, 50]) == pytest.approx([0.05, 0.0], abs=1e-7), "half-way through the 40 decay steps"
+
+
+def test_a_schedule_is_saved_with_the_model_and_loads_in_safe_mode(tmp_path):
+    from mnist_dvc.model.network import load_model, save_model
+
+    params = train_params(
+        "train.model.hidden_units=[4]", "train.schedule=cosine", "train.warmup_epochs=1", "train.epochs=3"
+    )
+    model = build_model(params.model, (28, 28), 10)
+    compile_for_training(model, params, examples=100)
+    save_model(model, tuple("0123456789"), tmp_path / "m.keras")
+    schedule = load_model(tmp_path / "m.keras")[0].optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert (schedule.warmup_steps, schedule.decay_steps, schedule.warmup_target) == (1, 2, 0.001)
+
+
+def test_label_smoothing_trains_on_one_hot_labels_and_the_model_is_scored_on_plain_ones():
+    params = train_params("train.label_smoothing=0.1")
+    model = build_model(params.model, (28, 28), 10)
+    compile_for_training(model, params, examples=100)
+    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy) and model.loss.label_smoothing == 0.1
+    optimizer = model.optimizer
+    compile_for_scoring(model)
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+    assert model.optimizer is optimizer and model.steps_per_execution == 1
+
+
+def test_same_seed_same_weights(reference):
+    seed_everything(7)
+    first = build_model(reference.model, (28, 28), 10).get_weights()
+    seed_everything(7)
+    second = build_model(reference.model, (28, 28), 10).get_weights()
+    seed_everything(8)
+    third = build_model(reference.model, (28, 28), 10).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    assert not np.array_equal(first[0], third[0])

@@ -1,0 +1,79 @@
+"""Each figure, drawn from tiny generated data, is a valid, non-blank PNG of a sensible size."""
+
+import numpy as np
+import pytest
+
+from mnist_dvc.report import figures
+from tests.helpers.data import CLASSES
+from tests.helpers.figures import assert_readable_png, fake_run, png_size
+
+RUN = fake_run()
+DPI = 60
+DRAWINGS = {
+    "sample_grid": lambda: figures.sample_grid(RUN.train_images, RUN.train_labels, CLASSES, 36, seed=42),
+    "confusion_heatmap": lambda: figures.confusion_heatmap(RUN.actual, RUN.predicted, CLASSES),
+    "training_curves": lambda: figures.training_curves(RUN.history, RUN.test_metrics),
+    "label_histogram": lambda: figures.label_histogram(RUN.actual, CLASSES),
+    "prediction_pie": lambda: figures.prediction_pie(RUN.predicted, CLASSES),
+    "probability_density": lambda: figures.probability_density(RUN.probabilities, RUN.actual, 7, CLASSES),
+    "mistake_gallery": lambda: figures.mistake_gallery(
+        RUN.test_images, RUN.actual, RUN.predicted, RUN.probabilities, CLASSES, 25
+    ),
+    "per_class_scores": lambda: figures.per_class_scores(RUN.per_class, CLASSES),
+}
+
+
+@pytest.mark.parametrize("name", DRAWINGS)
+def test_figure_is_a_readable_png(name, tmp_path):
+    path = tmp_path / f"{name}.png"
+    figures.save_png(DRAWINGS[name](), path, DPI)
+    assert_readable_png(path)
+    assert not list(tmp_path.glob(".*.tmp*")), "a temporary file was left behind"
+
+
+def test_same_figure_gives_same_bytes(tmp_path):
+    """No timestamp or version in the PNG: rerunning the stage does not change its outputs for nothing."""
+    for name in ("first.png", "second.png"):
+        figures.save_png(DRAWINGS["label_histogram"](), tmp_path / name, DPI)
+    assert (tmp_path / "first.png").read_bytes() == (tmp_path / "second.png").read_bytes()
+
+
+def test_sample_grid_follows_the_seed(tmp_path):
+    def draw(seed: int, name: str) -> bytes:
+        figures.save_png(
+            figures.sample_grid(RUN.train_images, RUN.train_labels, CLASSES, 9, seed), tmp_path / name, DPI
+        )
+        return (tmp_path / name).read_bytes()
+
+    assert draw(1, "a.png") == draw(1, "b.png")
+    assert draw(1, "a.png") != draw(2, "c.png")
+
+
+def test_figures_cope_with_degenerate_predictions(tmp_path):
+    """All predictions right, one class never predicted, one image of the density's digit: still valid figures."""
+    actual = np.array([0, 1, 1, 2, 2, 7])
+    probabilities = np.eye(10)[actual] * 0.9 + 0.05
+    drawings = {
+        "gallery": figures.mistake_gallery(RUN.test_images[:6], actual, actual, probabilities, CLASSES, 5),
+        "pie": figures.prediction_pie(actual, CLASSES),
+        "density": figures.probability_density(probabilities, actual, 7, CLASSES),
+    }
+    for name, figure in drawings.items():
+        figures.save_png(figure, tmp_path / f"{name}.png", DPI)
+        width, height = png_size(tmp_path / f"{name}.png")
+        assert width > 100 and height > 100
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    matrix = figures._confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 1]), 3)
+    assert matrix.tolist() == [[1, 1, 0], [0, 1, 0], [0, 1, 0]]
+
+
+def test_mistake_gallery_shows_the_most_confident_mistakes_first():
+    actual = np.array([0, 1, 2, 3])
+    predicted = np.array([1, 1, 0, 0])
+    probabilities = np.zeros((4, 10))
+    probabilities[[0, 2, 3], [1, 0, 0]] = [0.7, 0.9, 0.8]
+    figure = figures.mistake_gallery(RUN.test_images[:4], actual, predicted, probabilities, CLASSES, 2)
+    captions = [text.get_text() for text in figure.axes[0].texts]
+    assert captions == ["true 2\npred. 0\np = 0.900", "true 3\npred. 0\np = 0.800"]

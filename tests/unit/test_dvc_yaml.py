@@ -1,0 +1,146 @@
+"""dvc.yaml against the code: each stage depends on its own module and on the library folders it imports, no
+more and no fewer; the library is layered (core below everything, apps above everything); each stage reads
+exactly the params sections it declares; and plots name the files that the results module writes."""
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mnist_dvc.core import paths, results
+from tests.helpers.project import PROJECT_ROOT
+
+PIPELINE = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
+LIBRARY = "mnist_dvc"
+# Which rooms of the library each room may import: core is below everything, apps above everything.
+ROOMS = {
+    "core": {"core"},
+    "data": {"core", "data"},
+    "model": {"core", "model"},
+    "report": {"core", "report"},
+    "apps": {"core", "data", "model", "report", "apps"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The project modules that a file imports, inside functions too (the stages import TensorFlow's late)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return {name for name in names if name.split(".")[0] in (LIBRARY, "stages") and module_file(name)}
+
+
+def module_file(name: str) -> Path | None:
+    for candidate in (name.replace(".", "/") + ".py", name.replace(".", "/") + "/__init__.py"):
+        if (PROJECT_ROOT / candidate).is_file():
+            return PROJECT_ROOT / candidate
+    return None
+
+
+def closure(module: str) -> set[Path]:
+    """Every project file that running module executes: its imports, theirs, and the packages' __init__ files."""
+    seen: set[Path] = set()
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")
+        files = [module_file(".".join(parts[:k])) for k in range(1, len(parts) + 1)]
+        for file in filter(None, files):
+            if file not in seen:
+                seen.add(file)
+                pending += imported_modules(file)
+    return seen
+
+
+def room(file: Path) -> str | None:
+    """The room of the library a file is in (core, data, model, report, apps), or None outside the rooms."""
+    parts = file.relative_to(PROJECT_ROOT).parts
+    return parts[1] if parts[0] == LIBRARY and len(parts) > 2 else None
+
+
+def declared_code(stage: dict) -> set[str]:
+    return {dep for dep in stage["deps"] if dep.startswith((f"{LIBRARY}/", "stages/"))}
+
+
+@pytest.mark.parametrize("name", list(PIPELINE["stages"]))
+def test_a_stage_depends_on_its_module_and_the_library_folders_it_imports(name):
+    stage = PIPELINE["stages"][name]
+    module = stage["cmd"].removeprefix("python -m ")
+    needed = set()
+    for file in closure(module):
+        relative = file.relative_to(PROJECT_ROOT)
+        if room(file):
+            needed.add(f"{LIBRARY}/{room(file)}")
+        elif relative != Path("stages/__init__.py"):
+            needed.add(str(relative))
+    assert declared_code(stage) == needed
+
+
+def test_the_stages_package_runs_no_code_of_its_own():
+    """Every stage runs stages/__init__.py first; it is no dep of theirs, so it must hold nothing that could
+    change an output."""
+    body = ast.parse((PROJECT_ROOT / "stages/__init__.py").read_text()).body
+    assert len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+
+
+@pytest.mark.parametrize("name", sorted(ROOMS))
+def test_each_room_of_the_library_imports_only_the_rooms_below_it(name):
+    for file in (PROJECT_ROOT / LIBRARY / name).rglob("*.py"):
+        rooms = {room(module_file(module)) for module in imported_modules(file)} - {None}
+        assert rooms <= ROOMS[name], f"{file.relative_to(PROJECT_ROOT)} imports from {sorted(rooms - ROOMS[name])}"
+
+
+def test_the_stages_import_no_app():
+    for file in (PROJECT_ROOT / "stages").glob("*.py"):
+        apps = [module for module in imported_modules(file) if module.startswith(f"{LIBRARY}.apps")]
+        assert not apps, f"{file.name} imports {apps}"
+
+
+@pytest.mark.parametrize("name", list(PIPELINE["stages"]))
+def test_a_stage_reads_exactly_the_params_sections_it_declares(name):
+    stage = PIPELINE["stages"][name]
+    module = importlib.import_module(stage["cmd"].removeprefix("python -m "))
+    reads = list(module.Params.model_fields) if hasattr(module, "Params") else []
+    assert reads == stage.get("params", [])
+
+
+def test_the_training_curves_are_a_plot_of_the_train_stage():
+    plots = [next(iter(entry)) for entry in PIPELINE["stages"]["train"]["plots"]]
+    assert plots == [str(results.TRAIN_CURVES_DIR.parent)]
+    for split in results.TRAINING_SPLITS:
+        for metric in results.METRICS:
+            assert results.curve_file(split, metric).is_relative_to(results.TRAIN_CURVES_DIR.parent)
+
+
+def declared_outputs() -> set[str]:
+    return {
+        next(iter(entry)) if isinstance(entry, dict) else entry
+        for stage in PIPELINE["stages"].values()
+        for kind in ("outs", "metrics", "plots")
+        for entry in stage.get(kind, [])
+    }
+
+
+def test_every_plotted_file_is_a_stage_output():
+    outputs = declared_outputs()
+    for definition in PIPELINE["plots"]:
+        files = (
+            [definition]
+            if isinstance(definition, str)
+            else [path for props in definition.values() for path in props["y"]]
+        )
+        for path in files:
+            assert any(path == out or path.startswith(out + "/") for out in outputs), path
+
+
+def test_paths_module_and_dvc_yaml_agree():
+    outputs = declared_outputs()
+    for path in (paths.MODEL, paths.TEST_METRICS, paths.PER_CLASS_METRICS, paths.PREDICTIONS, paths.PLOTS_DIR):
+        assert str(path) in outputs
+    assert str(paths.PREPARED_DIR) in outputs
+    assert {str(paths.TRAIN_METRICS), str(results.TRAIN_CURVES_DIR.parent)} <= outputs
