@@ -2,7 +2,7 @@
 
 from sklearn.metrics import precision_recall_fscore_support
 
-from mnist_dvc.core import paths
+from mnist_dvc.core import paths, runtime
 from mnist_dvc.core.cli import parse_args
 from mnist_dvc.core.errors import DataError
 from mnist_dvc.core.prepared import read_split
@@ -20,6 +20,7 @@ def main() -> None:
     from mnist_dvc.model.batches import evaluation_batches
     from mnist_dvc.model.inference import load_classifier
 
+    print(f"evaluate: {runtime.machine()}")
     print(f"evaluate: scoring {paths.MODEL} on {len(test.labels)} test images")
     classifier = load_classifier(paths.MODEL)
     if classifier.classes != test.classes:

@@ -2,7 +2,7 @@
 
 import time
 
-from mnist_dvc.core import paths
+from mnist_dvc.core import paths, runtime
 from mnist_dvc.core.cli import parse_args
 from mnist_dvc.core.params import Section, Seed, read_params
 from mnist_dvc.core.prepared import read_split
@@ -34,6 +34,7 @@ def main() -> None:
         seed_everything,
     )
 
+    print(f"train: {runtime.machine()}")
     seed_everything(params.seed)
     model = build_model(params.train.model, train.images.shape[1:], len(train.classes))
     compile_for_training(model, params.train, len(train.labels))

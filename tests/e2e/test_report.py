@@ -164,6 +164,7 @@ def test_summary_gives_the_score_the_changes_and_where_to_look(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Test accuracy 0.8000, test loss 0.7000 (metrics/test.json)"
-    assert lines[1] == "Changed since the last commit:" and any("test.accuracy" in line for line in lines)
+    assert lines[1].startswith("Changed since the last commit (values in full")
+    assert any(line.startswith("  metrics/test.json: test.accuracy: ") for line in lines)
     assert lines[-2:] == ["Figures: 8 PNGs in plots/", "Report: dvc plots show, then open dvc_plots/index.html"]
     assert max(len(line) for line in lines) <= 120
