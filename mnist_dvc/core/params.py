@@ -81,6 +81,12 @@ def read_params(path: Path, schema: type[Schema]) -> Schema:
     return validate({key: data[key] for key in schema.model_fields if key in data}, schema, str(path))
 
 
+def read_all_params(path: Path, schema: type[Schema]) -> Schema:
+    """All of params.yaml, checked against schema, which names every section: a key at the top that it does not
+    name (a misspelt section) is refused too, with the nearest section as a suggestion."""
+    return validate(load_yaml(path), schema, str(path))
+
+
 def validate(data: dict[str, Any], schema: type[Schema], source: str) -> Schema:
     """data checked against schema; a ParamsError in one line, naming the first problem, if it does not fit."""
     try:

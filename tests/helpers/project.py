@@ -39,7 +39,8 @@ TINY = {
 
 
 def make_project(root: Path) -> Path:
-    """The project's code in a new git repository at root, with the tiny dataset tracked by DVC, and committed."""
+    """The project's code in a new git repository at root, with the tiny dataset in data/raw/ (recorded by DVC at
+    the first `dvc repro`), and committed."""
     shutil.copytree(PROJECT_ROOT, root, ignore=_not_copied)
     install_tiny_dataset(root)
     set_defaults(root, TINY)
@@ -49,7 +50,6 @@ def make_project(root: Path) -> Path:
     run(["dvc", "init", "-q"], root)
     for source in (*(PROJECT_ROOT / ".dvc").glob("config*"), PROJECT_ROOT / ".dvc/plots_offline.html"):
         shutil.copy(source, root / ".dvc" / source.name)
-    run(["dvc", "add", "-q", "data/raw/tiny"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "tiny project"], root)
     return root

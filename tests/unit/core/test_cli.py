@@ -16,6 +16,7 @@ STAGE_MODULES = [
 ]
 # The commands people run that are not stages.
 COMMANDS = [
+    "mnist_dvc.apps.cache",
     "mnist_dvc.apps.fetch",
     "mnist_dvc.apps.predict",
     "mnist_dvc.apps.serve",
