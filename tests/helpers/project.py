@@ -19,7 +19,7 @@ STAGES = ("prepare", "train", "evaluate", "visualize")
 
 # What a copy of the project leaves behind: at the top, environments, data and outputs; anywhere, caches.
 _NOT_COPIED_AT_TOP = {".git", ".venv", ".dvc", "data", "models", "metrics", "plots", "bench", "node_modules"}
-_NOT_COPIED = {"__pycache__", ".pytest_cache", ".ruff_cache", "dvc_plots", ".artifacts"}
+_NOT_COPIED = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", "dvc_plots", ".artifacts"}
 
 
 def _not_copied(directory: str, names: list[str]) -> list[str]:
