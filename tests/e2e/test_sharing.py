@@ -210,7 +210,7 @@ def test_queued_experiments_run_offline_on_another_dataset_and_failures_show(tmp
     status = wait_for_queue(root)
     lines = {line.split()[1]: line for line in status.splitlines()[1:] if len(line.split()) > 2}
     assert "Success" in lines["on-b"] and "Failed" in lines["broken"], status
-    assert "train: error: params.yaml: train.epochs = 'fifty'" in run(["dvc", "queue", "logs", "broken"], root).stdout
+    assert "check: error: params.yaml: train.epochs = 'fifty'" in run(["dvc", "queue", "logs", "broken"], root).stdout
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], root).stdout)
     (on_b,) = [exp for row in shown for exp in row.get("experiments") or [] if exp["name"] == "on-b"]
