@@ -5,6 +5,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from mnist_dvc.core import paths, runtime
 from mnist_dvc.core.cli import parse_args
 from mnist_dvc.core.errors import DataError
+from mnist_dvc.core.files import all_or_nothing
 from mnist_dvc.core.prepared import read_split
 from mnist_dvc.core.results import write_per_class, write_predictions, write_test_metrics
 from mnist_dvc.core.stage import run_stage
@@ -37,11 +38,13 @@ def main() -> None:
         test.labels, predicted, labels=range(len(test.classes)), zero_division=0
     )
 
-    write_test_metrics(paths.TEST_METRICS, loss, accuracy)
-    write_per_class(
-        paths.PER_CLASS_METRICS, test.classes, {"precision": precision, "recall": recall, "f1": f1}, support
-    )
-    write_predictions(paths.PREDICTIONS, test.labels, predicted, probabilities)
+    # The three outputs replace the last good ones together, or none does.
+    with all_or_nothing():
+        write_test_metrics(paths.TEST_METRICS, loss, accuracy)
+        write_per_class(
+            paths.PER_CLASS_METRICS, test.classes, {"precision": precision, "recall": recall, "f1": f1}, support
+        )
+        write_predictions(paths.PREDICTIONS, test.labels, predicted, probabilities)
     print(f"evaluate: test loss {loss:.4f}, accuracy {accuracy:.4f}")
 
 

@@ -4,6 +4,7 @@ import time
 
 from mnist_dvc.core import paths, runtime
 from mnist_dvc.core.cli import parse_args
+from mnist_dvc.core.files import all_or_nothing
 from mnist_dvc.core.params import Section, Seed, read_params
 from mnist_dvc.core.prepared import read_split
 from mnist_dvc.core.results import write_train_metrics
@@ -42,6 +43,7 @@ def main() -> None:
     # dvclive writes each epoch into metrics/train/ as it ends, so that `dvc plots show` and DVC's VS Code
     # extension show the curves growing. A run that fails puts the last good log back; one killed outright leaves
     # its partial log, which dvc.lock does not describe, so dvc status shows it as changed, never as complete.
+    # The model and the final metrics replace the last good ones together, or neither does.
     try:
         with curve_log(paths.TRAIN_LOG_DIR) as live:
             started = time.perf_counter()
@@ -51,8 +53,9 @@ def main() -> None:
         print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
         record_timing("train", "fit", fit_seconds)
         compile_for_scoring(model)
-        save_model(model, train.classes, paths.MODEL)
-        write_train_metrics(paths.TRAIN_METRICS, epochs_run, log.last)
+        with all_or_nothing():
+            save_model(model, train.classes, paths.MODEL)
+            write_train_metrics(paths.TRAIN_METRICS, epochs_run, log.last)
     except BaseException:
         put_back(paths.TRAIN_LOG_DIR)
         raise

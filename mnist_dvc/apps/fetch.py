@@ -2,12 +2,14 @@
 
 Not a pipeline stage: run it once for each dataset you use (`./tasks.sh repro` runs it for the dataset that
 params.yaml names). Files already in the folder are verified against datasets.yaml and never replaced; the
-missing ones are downloaded from the dataset's mirrors. The folder is then tracked by data/raw/<dataset>.dvc
-(`dvc add`), so that DVC versions it, pushes it to the remote and notices any change to it.
+missing ones are downloaded from the dataset's mirrors. The pipeline's check stage then records data/raw/ in
+dvc.lock (it checks every raw file first), so that DVC versions it, pushes it to the remote and notices any
+change to it.
 """
 
 from mnist_dvc.core import paths
 from mnist_dvc.core.cli import parse_args, run_command
+from mnist_dvc.core.errors import DataError
 from mnist_dvc.core.params import Section, read_params
 from mnist_dvc.data.datasets import load_dataset
 from mnist_dvc.data.download import obtain
@@ -20,13 +22,17 @@ class Params(Section):
     prepare: PrepareParams
 
 
-def track(directory: str) -> None:
-    """`dvc add` the folder: its .dvc file records every file's hash, and its data goes to DVC's cache."""
+def track() -> None:
+    """`dvc repro check`: the check stage checks every raw file, then DVC records data/raw/ and caches it."""
+    from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
     with Repo() as repo:
         repo.scm_context.quiet = True  # this command says what to commit, once
-        repo.add(directory)
+        try:
+            repo.reproduce("check")
+        except DvcException:
+            raise DataError(f"{paths.RAW_DIR}/: not recorded by DVC; the check stage's error above says why") from None
 
 
 def main() -> None:
@@ -43,8 +49,8 @@ def main() -> None:
         for raw_file in dataset.files.values():
             outcome = obtain(raw_file, dataset.mirrors, directory)
             print(f"fetch: {directory / raw_file.name}: {outcome}")
-        track(str(directory))
-        print(f"fetch: {directory}/ is tracked by {directory}.dvc (commit that file if it is new or changed)")
+    track()
+    print(f"fetch: {paths.RAW_DIR}/ is recorded in dvc.lock by the check stage (commit dvc.lock if it changed)")
 
 
 if __name__ == "__main__":

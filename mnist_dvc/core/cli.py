@@ -1,6 +1,7 @@
 """What every command shares, stage or not: its options, one-line errors, and a prompt exit."""
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -11,6 +12,8 @@ from mnist_dvc.core import paths
 from mnist_dvc.core.errors import PipelineError
 
 DEBUG_ENV = "MNIST_DEBUG"
+# Errors of the disk, not of the code: told in one line, like any expected failure.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def parse_args(
@@ -44,8 +47,8 @@ def run_command(name: str, main: Callable[[], None], after_stop: str = "") -> No
 
     Output is line-buffered, so that progress shows up live when another program (DVC) captures it. Ctrl-C
     and SIGTERM unwind like an exception, so that temporary files are removed on the way out, and say so in
-    one line ending in after_stop. Once main has returned, every output is written and closed, so the process
-    ends at once: Python's normal exit would spend about a second tearing down TensorFlow.
+    one line ending in after_stop; so does a full disk. Once main has returned, every output is written and
+    closed, so the process ends at once: Python's normal exit would spend about a second tearing down TensorFlow.
     """
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
@@ -59,6 +62,11 @@ def run_command(name: str, main: Callable[[], None], after_stop: str = "") -> No
         sys.exit(1)
     except KeyboardInterrupt:
         _stop(f"{name}: interrupted{after_stop}", 130)
+    except OSError as error:
+        if error.errno not in DISK_FULL or os.environ.get(DEBUG_ENV):
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        _stop(f"{name}: error: {where}{os.strerror(error.errno)}; free some space, then run again{after_stop}", 1)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

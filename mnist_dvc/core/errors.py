@@ -19,3 +19,7 @@ class DataError(PipelineError):
 
 class DownloadError(DataError):
     """No mirror delivered a file that passed its checksum."""
+
+
+class TrainingError(PipelineError):
+    """Training went wrong in a way the params can fix: the loss stopped being a finite number."""

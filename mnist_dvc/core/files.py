@@ -2,16 +2,20 @@
 
 Every output goes to a temporary name beside its target and is renamed into
 place only once complete, so an interrupted run leaves either the previous
-good file or nothing, never a half-written file that looks valid.
+good file or nothing, never a half-written file that looks valid. Inside
+all_or_nothing(), a stage's outputs are renamed into place together, once all
+of them are written: a failure at any write leaves every one as it was.
 """
 
 import json
 import os
 import shutil
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +39,14 @@ _FILE_MODE = 0o666 & ~_current_umask()
 _DIR_MODE = 0o777 & ~_current_umask()
 
 
+# The outputs of the all_or_nothing() block in progress, if any: (complete temporary copy, target) pairs.
+_pending: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("pending_outputs", default=None)
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside target; rename it onto target if the block succeeds."""
+    """Yield a temporary path beside target; rename it onto target if the block succeeds (inside
+    all_or_nothing(), once the whole of that block has)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}")
@@ -46,24 +55,95 @@ def atomic_path(target: Path) -> Iterator[Path]:
     temp.chmod(_FILE_MODE)
     try:
         yield temp
-        os.replace(temp, target)
-    finally:
+    except BaseException as error:
         temp.unlink(missing_ok=True)
+        _name_target(error, target)
+        raise
+    _put_in_place(temp, target)
 
 
 @contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a fresh temporary directory beside target; swap it in for target on success."""
+    """Yield a fresh temporary directory beside target; swap it in for target on success (inside
+    all_or_nothing(), once the whole of that block has succeeded)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
     temp.chmod(_DIR_MODE)
     try:
         yield temp
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(temp, target)
+    except BaseException as error:
+        _remove(temp)
+        _name_target(error, target)
+        raise
+    _put_in_place(temp, target)
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Write a stage's outputs together: each atomic write inside the block waits, complete, under its temporary
+    name, and only when the block succeeds are all of them renamed into place. A failure at any write, or
+    while renaming (each target set aside first, and put back), leaves every output as it was."""
+    if _pending.get() is not None:  # inside another such block, which puts everything in place
+        yield
+        return
+    pending: list[tuple[Path, Path]] = []
+    token = _pending.set(pending)
+    try:
+        yield
+    except BaseException:
+        for temp, _ in pending:
+            _remove(temp)
+        raise
     finally:
-        shutil.rmtree(temp, ignore_errors=True)
+        _pending.reset(token)
+    _replace_together(pending)
+
+
+def _name_target(error: BaseException, target: Path) -> None:
+    """An error of the disk (full, say) raised by a library that names no file gets the output's name."""
+    if isinstance(error, OSError) and error.errno is not None and not error.filename:
+        error.filename = str(target)
+
+
+def _put_in_place(temp: Path, target: Path) -> None:
+    pending = _pending.get()
+    if pending is not None:
+        pending.append((temp, target))
+    else:
+        _replace_together([(temp, target)])
+
+
+def _replace_together(pairs: list[tuple[Path, Path]]) -> None:
+    """Rename each temp onto its target, in order; if any rename fails, undo the ones done."""
+    done: list[tuple[Path, Path, Path | None]] = []
+    try:
+        for temp, target in pairs:
+            aside = None
+            if target.exists() or target.is_symlink():
+                aside = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp.old")
+                os.replace(target, aside)
+            done.append((temp, target, aside))
+            os.replace(temp, target)
+    except BaseException:
+        for temp, target, aside in reversed(done):
+            if not temp.exists():  # it was renamed onto target
+                _remove(target)
+            if aside is not None:
+                os.replace(aside, target)
+        for temp, _ in pairs:
+            _remove(temp)
+        raise
+    for _, _, aside in done:
+        if aside is not None:
+            _remove(aside)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def write_text(path: Path, text: str) -> None:

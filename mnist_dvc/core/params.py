@@ -63,7 +63,21 @@ def load_yaml(path: Path) -> dict[str, Any]:
         raise ParamsError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of sections, found {type(data).__name__}")
+    _check_keys(data, path)
     return data
+
+
+def _check_keys(node: object, path: Path, where: str = "") -> None:
+    """Every key a name: YAML allows `1:` or `null:` as keys, which no schema has, nor any message can spell."""
+    if isinstance(node, dict):
+        for key, child in node.items():
+            if not isinstance(key, str):
+                inside = f" in {where}" if where else ""
+                raise ParamsError(f"{path}: key {key!r}{inside} is not a name; expected a string key")
+            _check_keys(child, path, f"{where}.{key}".lstrip("."))
+    elif isinstance(node, list):
+        for item in node:
+            _check_keys(item, path, where)
 
 
 def compose(target: Path, overrides: list[str] = (), root: Path = Path(".")) -> None:
@@ -79,6 +93,12 @@ def read_params(path: Path, schema: type[Schema]) -> Schema:
     """The sections of params.yaml that schema names (a model whose fields are sections, and seed), checked."""
     data = load_yaml(path)
     return validate({key: data[key] for key in schema.model_fields if key in data}, schema, str(path))
+
+
+def read_all_params(path: Path, schema: type[Schema]) -> Schema:
+    """All of params.yaml, checked against schema, which names every section: a key at the top that it does not
+    name (a misspelt section) is refused too, with the nearest section as a suggestion."""
+    return validate(load_yaml(path), schema, str(path))
 
 
 def validate(data: dict[str, Any], schema: type[Schema], source: str) -> Schema:
@@ -123,9 +143,14 @@ def expected(schema: dict, node: dict) -> str:
         items = re.sub(r"^an? (\w+)", r"\1s", expected(schema, node["items"]))
         return f"a {'non-empty ' if node.get('minItems') else ''}list of {items}"
     symbols = {"exclusiveMinimum": ">", "minimum": ">=", "exclusiveMaximum": "<", "maximum": "<="}
-    bounds = " and ".join(f"{symbol} {node[bound]:g}" for bound, symbol in symbols.items() if bound in node)
+    bounds = " and ".join(f"{symbol} {_number(node[bound])}" for bound, symbol in symbols.items() if bound in node)
     kinds = {"boolean": "true or false", "string": "a non-empty string", "integer": "an integer", "number": "a number"}
     return f"{kinds.get(node.get('type'), 'a value')} {bounds}".rstrip()
+
+
+def _number(bound: float) -> str:
+    """A bound as params.yaml would write it: 4294967295 rather than 4.29497e+09, 0.5 rather than 0.500000."""
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
 
 
 def _deref(schema: dict, node: dict) -> dict:

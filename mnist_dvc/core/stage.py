@@ -8,6 +8,7 @@ last good outputs in place, still described by dvc.lock. An output that a stage 
 would turn the run-cache off.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -67,11 +68,16 @@ def restore_outputs() -> list[str]:
 def put_back(path: Path) -> None:
     """Replace what a failed run wrote in place at path (a folder) by the last good output, from DVC's cache.
 
-    Outside DVC there is no record of a last good output, and path is left as it is.
+    Outside DVC there is no record of a last good output, and path is left as it is. Where even that fails (a
+    full disk), path stays as the run left it, or missing: dvc.lock does not describe it, so dvc status shows
+    the stage as changed, and the error that stopped the run is still the one reported.
     """
     if os.environ.get(DVC_STAGE_ENV):
+        from dvc.exceptions import DvcException
+
         shutil.rmtree(path, ignore_errors=True)
-        restore_outputs()
+        with contextlib.suppress(DvcException, OSError):
+            restore_outputs()
 
 
 def record_timing(stage: str, name: str, seconds: float) -> None:

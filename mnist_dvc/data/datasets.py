@@ -10,6 +10,7 @@ from mnist_dvc.core.errors import DataError, ParamsError
 from mnist_dvc.core.params import load_yaml
 
 DATASETS_FILE = Path("datasets.yaml")
+GZIP_MAGIC = b"\x1f\x8b"
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 
 
@@ -89,15 +90,48 @@ def read_verified(path: Path, raw_file: RawFile, source: str | None = None) -> b
     path = source or path
     if not data:
         raise DataError(f"{path}: file is empty (0 bytes)")
+    if not data.startswith(GZIP_MAGIC):
+        raise DataError(f"{path}: not a gzip file (starts with 0x{data[:4].hex()})")
     try:
         payload = gzip.decompress(data)
-    except gzip.BadGzipFile:
-        raise DataError(f"{path}: not a gzip file (starts with 0x{data[:4].hex()})") from None
     except EOFError:
         raise DataError(f"{path}: gzip data is truncated ({len(data)} bytes); the file is incomplete") from None
-    except zlib.error as error:
-        raise DataError(f"{path}: gzip data is corrupt ({error})") from None
+    except (gzip.BadGzipFile, zlib.error) as error:  # a failed CRC or length check, or a broken stream
+        raise DataError(f"{path}: gzip data is corrupt ({error}); the file is damaged") from None
     digest = hashlib.sha256(payload).hexdigest()
     if digest != raw_file.idx_sha256:
         raise DataError(f"{path}: checksum mismatch: IDX SHA-256 is {digest}, expected {raw_file.idx_sha256}")
     return payload
+
+
+def check_raw_data(selected: Dataset, root: Path, path: Path = DATASETS_FILE) -> int:
+    """Check every file under root (data/raw/) and return how many there are: each folder must be a dataset of
+    datasets.yaml and each file in it one of that dataset's, genuine; the selected dataset must have all four.
+
+    DVC records root as a whole, so a file that is not genuine, or not a dataset's at all, must stop the run.
+    """
+    definitions = load_yaml(path)
+    checked = 0
+    for entry in sorted(Path(root).iterdir()) if Path(root).is_dir() else []:
+        if not entry.is_dir() or entry.name not in definitions:
+            raise DataError(f"{entry}: not the folder of a dataset of {path}; remove it from {root}/")
+        dataset = selected if entry.name == selected.name else load_dataset(entry.name, path, named_by=str(entry))
+        names = {raw_file.name: raw_file for raw_file in dataset.files.values()}
+        for file in sorted(entry.iterdir()):
+            if file.name not in names:
+                raise DataError(
+                    f"{file}: not a file of dataset {dataset.name} ({', '.join(names)}); remove it from {entry}/"
+                )
+            try:
+                read_verified(file, names[file.name])
+            except DataError as error:
+                raise DataError(
+                    f"{error}; `dvc checkout --force {file}` puts back the copy DVC recorded, if any, or delete it "
+                    f"and run python -m mnist_dvc.apps.fetch {dataset.name}"
+                ) from None
+            checked += 1
+    directory = Path(root) / selected.name
+    missing = [role for role in ROLES if not (directory / selected.files[role].name).exists()]
+    if missing:
+        read_raw_file(selected, missing[0], directory)  # not found: the message says how to get it
+    return checked

@@ -8,6 +8,7 @@ batches.py, how it is trained in training.py, how it is used in inference.py.
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,7 +88,12 @@ def load_model(path: os.PathLike) -> tuple[keras.Model, tuple[str, ...]]:
     try:
         model = keras.models.load_model(path, safe_mode=True)
         classes = json.loads(_read_members(Path(path))["metadata.json"]).get(CLASSES_KEY)
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+    except (zipfile.BadZipFile, zlib.error) as error:  # a failed CRC: bytes changed since the file was written
+        raise DataError(
+            f"{path}: the file is damaged ({error}); if DVC checked it out, `python -m mnist_dvc.apps.cache repair` "
+            "checks DVC's cache and gets a good copy back"
+        ) from None
+    except (ValueError, OSError, KeyError, json.JSONDecodeError) as error:
         raise DataError(f"{path}: not a readable Keras model ({error}); run the train stage again") from None
     n_outputs = model.output_shape[-1]
     if not isinstance(classes, list) or len(classes) != n_outputs or not all(isinstance(c, str) for c in classes):

@@ -13,6 +13,7 @@ import tensorflow as tf
 from dvclive import Live
 
 from mnist_dvc.core import results
+from mnist_dvc.core.errors import TrainingError
 from mnist_dvc.core.prepared import Split
 from mnist_dvc.model.batches import evaluation_batches, training_batches
 from mnist_dvc.model.params import TrainParams
@@ -102,13 +103,14 @@ def fit(
 ) -> int:
     """Train with validation after every epoch, calling back as Keras does; return the epochs run.
 
-    With label smoothing, the losses Keras reports are the smoothed loss that training minimises.
+    With label smoothing, the losses Keras reports are the smoothed loss that training minimises. A run whose loss
+    stops being a finite number fails at the end of that epoch, before anything is logged or saved.
     """
+    callbacks = [FailIfDiverged(params.learning_rate), *callbacks]
     if params.early_stopping_patience:
-        callbacks = [
-            *callbacks,
-            keras.callbacks.EarlyStopping(patience=params.early_stopping_patience, restore_best_weights=True),
-        ]
+        callbacks.append(
+            keras.callbacks.EarlyStopping(patience=params.early_stopping_patience, restore_best_weights=True)
+        )
     classes = one_hot_classes(model, params)
     history = model.fit(
         training_batches(train, params.batch_size, seed, params.augment, classes),
@@ -122,6 +124,27 @@ def fit(
     return len(history.epoch)
 
 
+class FailIfDiverged(keras.callbacks.Callback):
+    """Stop the run with a TrainingError at the first epoch whose training or validation loss is NaN or infinite.
+
+    A learning rate far too large passes every check on params, yet makes the weights overflow: a model that
+    answers one class for everything must not replace the last good one.
+    """
+
+    def __init__(self, learning_rate: float):
+        super().__init__()
+        self.learning_rate = learning_rate
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for key in ("loss", "val_loss"):
+            value = float((logs or {}).get(key, 0.0))
+            if not math.isfinite(value):
+                raise TrainingError(
+                    f"the training diverged: {key} is {value} after epoch {epoch + 1}; expected a finite number: "
+                    f"lower train.learning_rate (now {self.learning_rate:g})"
+                )
+
+
 @contextmanager
 def curve_log(directory: Path) -> Iterator[Live]:
     """dvclive, writing each epoch's row of every training curve as the epoch ends.
@@ -129,8 +152,12 @@ def curve_log(directory: Path) -> Iterator[Live]:
     Its summary file, there while training runs, is removed at the end: the run's final metrics are
     metrics/train.json (core/results.py), so that `dvc metrics show` has one short row for training.
     """
-    with Live(dir=str(directory), save_dvc_exp=False, dvcyaml=None, report=None) as live:
-        yield live
+    try:
+        with Live(dir=str(directory), save_dvc_exp=False, dvcyaml=None, report=None) as live:
+            yield live
+    except OSError as error:  # a full disk, say: dvclive's writes name no file, so the message names the log
+        error.filename = error.filename or str(directory)
+        raise
     Path(live.metrics_file).unlink(missing_ok=True)
 
 

@@ -105,7 +105,7 @@ def test_a_different_seed_gives_different_metrics(copy_of):
 def test_a_train_param_reruns_train_and_what_follows_but_not_prepare(copy_of):
     set_param(copy_of, "train.epochs", 3)
     ran = ran_stages(run(["dvc", "repro"], copy_of).stdout)
-    assert "prepare" not in ran and ran[:2] == ["train", "evaluate"]
+    assert "prepare" not in ran and ran[:3] == ["check", "train", "evaluate"], "the check runs on any change of params"
 
 
 def experiments(root):
@@ -288,9 +288,10 @@ def interrupt_training(root, signal_number) -> str:
     ],
 )
 def test_a_failed_stage_keeps_every_earlier_output(copy_of, stage, section, key, value, message):
+    """Each stage checks its own params too, when run alone (`dvc repro` would stop at the check before it)."""
     before = read_outputs(copy_of)
     set_param(copy_of, f"{section}.{key}", value)
-    result = run(["dvc", "repro"], copy_of, check=False)
+    result = run(["dvc", "repro", "--single-item", stage], copy_of, check=False)
     assert result.returncode != 0 and message in result.stderr, result.stderr
     assert ran_stages(result.stdout)[-1] == stage
     assert read_outputs(copy_of) == before
@@ -299,17 +300,72 @@ def test_a_failed_stage_keeps_every_earlier_output(copy_of, stage, section, key,
 def test_a_params_set_seen_before_comes_back_from_the_run_cache(copy_of):
     before = read_outputs(copy_of)
     set_param(copy_of, "train.epochs", 3)
-    assert ran_stages(run(["dvc", "repro"], copy_of).stdout) == ["train", "evaluate", "visualize"]
+    assert ran_stages(run(["dvc", "repro"], copy_of).stdout) == ["check", "train", "evaluate", "visualize"]
     assert read_outputs(copy_of) != before
 
+    # The check, which has a persist output and so no run-cache, runs again: a second, not a training.
     set_param(copy_of, "train.epochs", 5)
     output = run(["dvc", "repro"], copy_of).stdout
-    assert ran_stages(output) == [] and cached_stages(output) == ["train", "evaluate", "visualize"], output
+    assert ran_stages(output) == ["check"] and cached_stages(output) == ["train", "evaluate", "visualize"], output
     assert read_outputs(copy_of) == before
 
     run(["git", "add", "-A"], copy_of)
     run(["git", "commit", "-qm", "baseline run"], copy_of)
     run(["dvc", "exp", "run", "-S", "train.epochs=3"], copy_of)
     output = run(["dvc", "exp", "run", "-S", "train.epochs=5"], copy_of).stdout
-    assert ran_stages(output) == [] and cached_stages(output) == ["train", "evaluate", "visualize"], output
+    assert ran_stages(output) == ["check"] and cached_stages(output) == ["train", "evaluate", "visualize"], output
     assert read_outputs(copy_of) == before
+
+
+def git_state(root):
+    """What git sees of the workspace and its index, against the last commit."""
+    return run(["git", "status", "--porcelain"], root).stdout
+
+
+def test_params_are_checked_before_anything_runs_and_nothing_is_lost(copy_of):
+    """All of params.yaml is checked by the first stage, so a section no stage reads stops `dvc repro` instead of
+    leaving it up to date, and a bad value set by `dvc exp run -S` stops before training."""
+    run(["git", "add", "-A"], copy_of)
+    run(["git", "commit", "-qm", "baseline run"], copy_of)
+    before = read_outputs(copy_of)
+    cases = {
+        ("trian", None): "check: error: params.yaml: unknown key trian; did you mean train?",
+        (
+            "-S",
+            "train.learning_rate=nan",
+        ): "check: error: params.yaml: train.learning_rate = nan; expected a number > 0",
+        ("-S", "+train.epoch=3"): "check: error: params.yaml: unknown key train.epoch; did you mean train.epochs?",
+    }
+    for (how, what), message in cases.items():
+        if how == "trian":
+            with open(copy_of / "params.yaml", "a") as params:
+                params.write("trian:\n  epochs: 3\n")
+            result = run(["dvc", "repro"], copy_of, check=False)
+        else:
+            result = run(["dvc", "exp", "run", how, what], copy_of, check=False)
+        assert result.returncode != 0 and message in result.stderr.splitlines(), result.stderr
+        assert ran_stages(result.stdout) == ["check"], "nothing ran after the check"
+        assert read_outputs(copy_of) == before
+        run(["git", "checkout", "-q", "HEAD", "--", "params.yaml"], copy_of)
+
+    # A misspelt key without `+` is refused by Hydra while it composes params.yaml, which is left as it was.
+    result = run(["dvc", "exp", "run", "-S", "train.epoch=3"], copy_of, check=False)
+    assert result.returncode != 0 and "Could not override 'train.epoch'" in result.stderr
+    assert ran_stages(result.stdout) == [] and git_state(copy_of) == ""
+
+
+def test_any_spelling_of_a_small_learning_rate_trains_and_a_diverging_one_keeps_the_last_good_outputs(copy_of):
+    run(["git", "add", "-A"], copy_of)
+    run(["git", "commit", "-qm", "baseline run"], copy_of)
+    output = run(["dvc", "exp", "run", "-S", "train.learning_rate=0.00001"], copy_of).stdout
+    assert "learning_rate: 1.0e-05" in (copy_of / "params.yaml").read_text(), "DVC writes it as YAML 1.2 does"
+    assert ran_stages(output) == ["check", "train", "evaluate", "visualize"]
+    last_good = read_outputs(copy_of)
+
+    result = run(["dvc", "exp", "run", "-S", "train.learning_rate=1e38"], copy_of, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert (
+        "train: error: the training diverged: loss is nan after epoch 1; expected a finite number: "
+        "lower train.learning_rate (now 1e+38)"
+    ) in result.stderr.splitlines()
+    assert read_outputs(copy_of) == last_good

@@ -1,8 +1,10 @@
-"""Data and models versioned the DVC way, end to end: raw data tracked per dataset, a remote that restores a
-run in a fresh clone without retraining, experiments shared through git and the remote, queued experiments
-that need no network, and the model as an artifact."""
+"""Data and models versioned the DVC way, end to end: raw data recorded only once checked, a remote that restores
+a run in a fresh clone without retraining, experiments shared through git and the remote, queued experiments
+that need no network, the model as an artifact, and DVC's cache verified and repaired."""
 
+import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -43,14 +45,103 @@ def copy_of_first(shared, tmp_path):
     return root
 
 
-def test_a_changed_raw_file_shows_in_status_and_stops_the_next_repro(copy_of_first):
+def flip_a_byte(path: Path, offset: int, silently: bool = False) -> None:
+    """Change one bit of a file, as a careless tool would; silently, keeping its mode and times too, as a failing
+    disk would (DVC, which knows a file by its inode, size and time, sees no change then)."""
+    stat = path.stat()
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 1
+    path.write_bytes(bytes(data))
+    path.chmod(stat.st_mode)
+    if silently:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def cached(root: Path, path: Path) -> Path:
+    """Where DVC's cache would hold a file with path's bytes."""
+    digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+    return root / ".dvc/cache/files/md5" / digest[:2] / digest[2:]
+
+
+def test_a_damaged_raw_file_is_never_recorded_and_one_command_puts_it_right(copy_of_first):
     raw = copy_of_first / "data/raw/tiny/t10k-labels-idx1-ubyte.gz"
-    raw.write_bytes(raw.read_bytes()[:-3])
+    good, lock = raw.read_bytes(), (copy_of_first / "dvc.lock").read_bytes()
+    flip_a_byte(raw, -8)  # in the CRC of the gzip stream
     status = json.loads(run(["dvc", "status", "--json"], copy_of_first).stdout)
-    assert status["prepare"] == [{"changed deps": {"data/raw/tiny": "modified"}}]
+    assert status["check"] == [{"changed outs": {"data/raw": "modified"}}]
+
     result = run(["dvc", "repro"], copy_of_first, check=False)
-    assert result.returncode != 0
-    assert "prepare: error: data/raw/tiny/t10k-labels-idx1-ubyte.gz: gzip data is truncated" in result.stderr
+    assert result.returncode != 0 and ran_stages(result.stdout) == ["check"]
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("check: error: ")]
+    assert line.startswith(
+        "check: error: data/raw/tiny/t10k-labels-idx1-ubyte.gz: gzip data is corrupt (CRC check failed"
+    )
+    assert line.endswith("`dvc checkout --force data/raw/tiny/t10k-labels-idx1-ubyte.gz` puts back the copy DVC "
+                         "recorded, if any, or delete it and run python -m mnist_dvc.apps.fetch tiny")  # fmt: skip
+    assert (copy_of_first / "dvc.lock").read_bytes() == lock and not cached(copy_of_first, raw).exists()
+
+    run(["dvc", "checkout", "--force", "data/raw/tiny/t10k-labels-idx1-ubyte.gz"], copy_of_first)
+    assert raw.read_bytes() == good
+    assert json.loads(run(["dvc", "status", "--json"], copy_of_first).stdout) == {}
+
+    # `dvc exp run` records the data sources of a workspace before it runs; the raw data is no data source, but
+    # the output of the check, so it is put back as recorded instead.
+    flip_a_byte(raw, -8)
+    damaged = cached(copy_of_first, raw)
+    run(["dvc", "exp", "run"], copy_of_first)
+    assert (copy_of_first / "dvc.lock").read_bytes() == lock and not damaged.exists()
+    assert raw.read_bytes() == good
+
+
+def cache_tool(root: Path, action: str):
+    return run(["python", "-m", "mnist_dvc.apps.cache", action], root, check=False)
+
+
+def test_a_damaged_cache_object_is_found_named_and_repaired(copy_of_first, shared):
+    model = copy_of_first / "models/model.keras"
+    good = model.read_bytes()
+    assert cache_tool(copy_of_first, "verify").returncode == 0
+
+    # The object read-only as DVC left it: DVC trusts it, checks it out again, and sees nothing wrong.
+    flip_a_byte(cached(copy_of_first, model), len(good) // 2, silently=True)
+    model.unlink()
+    run(["dvc", "checkout", "models/model.keras"], copy_of_first)
+    assert model.read_bytes() != good
+    assert json.loads(run(["dvc", "status", "--json"], copy_of_first).stdout) == {}
+    predicted = run(["python", "-m", "mnist_dvc.apps.predict", "examples"], copy_of_first, check=False)
+    assert "models/model.keras: the file is damaged (Bad CRC-32" in predicted.stderr
+    assert "python -m mnist_dvc.apps.cache repair" in predicted.stderr
+
+    verified = cache_tool(copy_of_first, "verify")
+    assert verified.returncode == 1 and "(used by models/model.keras)" in verified.stdout
+    assert verified.stderr.splitlines()[-1].endswith("`python -m mnist_dvc.apps.cache repair` replaces them")
+
+    # Neither the workspace nor a remote has the recorded bytes: it says which stage writes them again.
+    repaired = cache_tool(copy_of_first, "repair")
+    assert repaired.returncode == 1 and "Traceback" not in repaired.stderr
+    assert repaired.stderr.splitlines()[-1] == (
+        "cache: error: 1 damaged objects had no good copy; `dvc repro --force -s train` writes its outputs again"
+    )
+    run(["dvc", "repro", "--force", "-s", "train"], copy_of_first)
+    assert model.read_bytes() == good and cache_tool(copy_of_first, "verify").returncode == 0
+
+    # With the remote that holds the run, the damaged copy in the workspace is put right too.
+    base = shared[0]
+    run(["dvc", "remote", "modify", "--local", "storage", "url", str(base / "mnist-dvc-storage")], copy_of_first)
+    flip_a_byte(cached(copy_of_first, model), len(good) // 2, silently=True)
+    model.unlink()
+    run(["dvc", "checkout", "models/model.keras"], copy_of_first)
+    repaired = cache_tool(copy_of_first, "repair")
+    assert repaired.returncode == 0, repaired.stderr
+    assert "fetched from the remote" in repaired.stdout and "models/model.keras: checked out again" in repaired.stdout
+    assert model.read_bytes() == good and cache_tool(copy_of_first, "verify").returncode == 0
+
+    # A workspace file with the recorded bytes is copy enough.
+    flip_a_byte(cached(copy_of_first, model), len(good) // 2, silently=True)
+    repaired = cache_tool(copy_of_first, "repair")
+    assert repaired.returncode == 0 and "restored from models/model.keras" in repaired.stdout
+    assert cache_tool(copy_of_first, "verify").returncode == 0
 
 
 def test_pull_in_a_fresh_clone_restores_everything_without_retraining(shared):
@@ -109,8 +200,7 @@ def wait_for_queue(root: Path, timeout: float = 600) -> str:
 def test_queued_experiments_run_offline_on_another_dataset_and_failures_show(tmp_path):
     root = make_project(tmp_path / "project")
     install_tiny_dataset(root, name="tiny-b", mirrors=["http://127.0.0.1:9/unreachable/"])
-    run(["dvc", "add", "-q", "data/raw/tiny-b"], root)
-    run(["dvc", "repro"], root)
+    run(["dvc", "repro"], root)  # the check records data/raw/ with both datasets
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "a second dataset, added"], root)
 
@@ -120,7 +210,7 @@ def test_queued_experiments_run_offline_on_another_dataset_and_failures_show(tmp
     status = wait_for_queue(root)
     lines = {line.split()[1]: line for line in status.splitlines()[1:] if len(line.split()) > 2}
     assert "Success" in lines["on-b"] and "Failed" in lines["broken"], status
-    assert "train: error: params.yaml: train.epochs = 'fifty'" in run(["dvc", "queue", "logs", "broken"], root).stdout
+    assert "check: error: params.yaml: train.epochs = 'fifty'" in run(["dvc", "queue", "logs", "broken"], root).stdout
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], root).stdout)
     (on_b,) = [exp for row in shown for exp in row.get("experiments") or [] if exp["name"] == "on-b"]

@@ -19,7 +19,7 @@ STAGES = ("prepare", "train", "evaluate", "visualize")
 
 # What a copy of the project leaves behind: at the top, environments, data and outputs; anywhere, caches.
 _NOT_COPIED_AT_TOP = {".git", ".venv", ".dvc", "data", "models", "metrics", "plots", "bench", "node_modules"}
-_NOT_COPIED = {"__pycache__", ".pytest_cache", ".ruff_cache", "dvc_plots", ".artifacts"}
+_NOT_COPIED = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", "dvc_plots", ".artifacts"}
 
 
 def _not_copied(directory: str, names: list[str]) -> list[str]:
@@ -39,7 +39,8 @@ TINY = {
 
 
 def make_project(root: Path) -> Path:
-    """The project's code in a new git repository at root, with the tiny dataset tracked by DVC, and committed."""
+    """The project's code in a new git repository at root, with the tiny dataset in data/raw/ (recorded by DVC at
+    the first `dvc repro`), and committed."""
     shutil.copytree(PROJECT_ROOT, root, ignore=_not_copied)
     install_tiny_dataset(root)
     set_defaults(root, TINY)
@@ -49,7 +50,6 @@ def make_project(root: Path) -> Path:
     run(["dvc", "init", "-q"], root)
     for source in (*(PROJECT_ROOT / ".dvc").glob("config*"), PROJECT_ROOT / ".dvc/plots_offline.html"):
         shutil.copy(source, root / ".dvc" / source.name)
-    run(["dvc", "add", "-q", "data/raw/tiny"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "tiny project"], root)
     return root

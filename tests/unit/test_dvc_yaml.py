@@ -101,12 +101,33 @@ def test_the_stages_import_no_app():
         assert not apps, f"{file.name} imports {apps}"
 
 
-@pytest.mark.parametrize("name", list(PIPELINE["stages"]))
+def stage_params(name: str) -> dict:
+    """The fields of a stage's Params: section name -> its type."""
+    module = importlib.import_module(PIPELINE["stages"][name]["cmd"].removeprefix("python -m "))
+    fields = module.Params.model_fields if hasattr(module, "Params") else {}
+    return {key: field.annotation for key, field in fields.items()}
+
+
+@pytest.mark.parametrize("name", [name for name in PIPELINE["stages"] if name != "check"])
 def test_a_stage_reads_exactly_the_params_sections_it_declares(name):
-    stage = PIPELINE["stages"][name]
-    module = importlib.import_module(stage["cmd"].removeprefix("python -m "))
-    reads = list(module.Params.model_fields) if hasattr(module, "Params") else []
-    assert reads == stage.get("params", [])
+    assert list(stage_params(name)) == PIPELINE["stages"][name].get("params", [])
+
+
+def test_the_check_stage_depends_on_all_of_params_yaml_and_checks_every_section_as_the_stages_do():
+    """So that a section no stage reads (a misspelt one) reruns it, and it refuses it."""
+    assert PIPELINE["stages"]["check"]["params"] == [{"params.yaml": None}]
+    every_section = stage_params("check")
+    assert list(every_section) == list(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
+    for name in PIPELINE["stages"]:
+        assert stage_params(name).items() <= every_section.items(), name
+
+
+def test_every_stage_comes_after_the_check():
+    """The check's output is the raw data, which prepare reads, and every other stage comes after prepare."""
+    assert PIPELINE["stages"]["check"]["outs"] == [{str(paths.RAW_DIR): {"persist": True}}]
+    assert f"{paths.RAW_DIR}/${{prepare.dataset}}" in PIPELINE["stages"]["prepare"]["deps"]
+    for name in ("train", "evaluate", "visualize"):
+        assert any(dep.startswith(f"{paths.PREPARED_DIR}/") for dep in PIPELINE["stages"][name]["deps"]), name
 
 
 def test_the_training_curves_are_a_plot_of_the_train_stage():

@@ -1,14 +1,17 @@
-"""fetch: a dataset's raw files into data/raw/<dataset>/ from the mirrors or as they are, verified, tracked by DVC."""
+"""fetch: a dataset's raw files into data/raw/<dataset>/ from the mirrors or as they are, verified, then recorded
+by DVC through the pipeline's check stage."""
 
 import gzip
+import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from tests.helpers.data import install_tiny_dataset, tiny_payloads
-from tests.helpers.project import PROJECT_ROOT, project_env, run, tiny_params, write_params
+from tests.helpers.project import PROJECT_ROOT, make_project, project_env, run, tiny_params, write_params
 from tests.helpers.servers import closed_port_url
 
 
@@ -34,20 +37,22 @@ def repository(tmp_path):
     return tmp_path
 
 
-def test_downloads_what_is_missing_and_tracks_the_folder(repository, mirror_server):
+def test_downloads_what_is_missing_and_dvc_records_the_folder(tmp_path, mirror_server):
+    project = make_project(tmp_path / "project")
+    shutil.rmtree(project / "data/raw/tiny")
     payloads = tiny_payloads()
-    entry = install_tiny_dataset(repository, payloads, mirrors=[mirror_server.url("mirror")], write_files=False)
+    entry = install_tiny_dataset(project, payloads, mirrors=[mirror_server.url("mirror")], write_files=False)
     for role, payload in payloads.items():
         mirror_server.routes[f"mirror/{entry['files'][role]['name']}"] = gzip.compress(payload, mtime=0)
 
-    result = fetch(repository)  # the dataset that params.yaml names
+    result = fetch(project)  # the dataset that params.yaml names
     assert result.returncode == 0, result.stderr
-    assert sorted(os.listdir(repository / "data/raw/tiny")) == sorted(f["name"] for f in entry["files"].values())
+    assert sorted(os.listdir(project / "data/raw/tiny")) == sorted(f["name"] for f in entry["files"].values())
     assert result.stdout.count(": downloaded") == 4
-    assert (repository / "data/raw/tiny.dvc").exists()
-    assert run(["dvc", "status", "data/raw/tiny.dvc"], repository).stdout.strip().endswith("up to date.")
+    assert "check: params.yaml is valid; the 4 files in data/raw/ match datasets.yaml" in result.stdout
+    assert "check" not in json.loads(run(["dvc", "status", "--json"], project).stdout), "recorded in dvc.lock"
 
-    again = fetch(repository, "tiny")
+    again = fetch(project, "tiny")
     assert again.returncode == 0 and again.stdout.count(": verified") == 4
     assert len(mirror_server.requests) == 4, "files already there are never downloaded again"
 
@@ -62,7 +67,7 @@ def test_a_bad_local_file_stops_it_and_is_left_alone(repository):
         f"fetch: error: {bad.relative_to(repository)}: file is empty (0 bytes); delete it to download it again"
     )
     assert bad.read_bytes() == b""
-    assert not (repository / "data/raw/tiny.dvc").exists()
+    assert not (repository / "dvc.lock").exists(), "nothing recorded"
 
 
 def test_no_network_names_the_file_and_where_to_put_it(repository):

@@ -16,6 +16,7 @@ STAGE_MODULES = [
 ]
 # The commands people run that are not stages.
 COMMANDS = [
+    "mnist_dvc.apps.cache",
     "mnist_dvc.apps.fetch",
     "mnist_dvc.apps.predict",
     "mnist_dvc.apps.serve",
@@ -45,3 +46,33 @@ def test_timings_are_recorded_only_when_asked_for(tmp_path, monkeypatch):
     stage.record_timing("train", "fit", 2.5)
     lines = [json.loads(line) for line in timings.read_text().splitlines()]
     assert lines == [{"stage": "train", "name": "fit", "seconds": s} for s in (1.5, 2.5)]
+
+
+FULL_DISK = """
+import errno, sys
+from mnist_dvc.core.cli import run_command
+
+def main():
+    raise OSError(errno.ENOSPC, "No space left on device", *sys.argv[1:])
+
+run_command("train", main, after_stop="; earlier outputs are intact")
+"""
+
+
+@pytest.mark.parametrize(
+    ("filename", "line"),
+    [
+        ("models/model.keras", "train: error: models/model.keras: No space left on device; free some space, "),
+        (None, "train: error: No space left on device; free some space, "),
+    ],
+)
+def test_a_full_disk_is_one_line_not_a_traceback(filename, line):
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, *([filename] if filename else [])],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [line + "then run again; earlier outputs are intact"]

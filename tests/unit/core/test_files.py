@@ -1,8 +1,20 @@
+import errno
+import os
+
 import numpy as np
 import pytest
 
 from mnist_dvc.core.errors import DataError
-from mnist_dvc.core.files import atomic_dir, atomic_path, read_arrays, read_json, write_arrays, write_json
+from mnist_dvc.core.files import (
+    all_or_nothing,
+    atomic_dir,
+    atomic_path,
+    read_arrays,
+    read_json,
+    write_arrays,
+    write_json,
+    write_text,
+)
 
 
 def test_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path):
@@ -47,3 +59,77 @@ def test_reading_a_missing_or_broken_file_is_a_data_error(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(DataError, match="not valid JSON"):
         read_json(tmp_path / "bad.json")
+
+
+def three_outputs(root, version):
+    """What a stage like evaluate writes: two files and a folder."""
+    write_json(root / "metrics.json", {"version": version})
+    write_text(root / "predictions.csv", f"version {version}\n")
+    with atomic_dir(root / "plots") as directory:
+        (directory / "figure.png").write_text(f"version {version}")
+
+
+def contents(root):
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("failing_write", [1, 2, 3])
+def test_a_failure_at_any_write_leaves_every_output_as_it_was(tmp_path, monkeypatch, failing_write):
+    with all_or_nothing():
+        three_outputs(tmp_path, 1)
+    before = contents(tmp_path)
+
+    calls = {"count": 0}
+    real_write_text = type(tmp_path).write_text
+
+    def full_at_the_nth_write(path, *args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == failing_write:
+            disk_full()
+        return real_write_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(type(tmp_path), "write_text", full_at_the_nth_write)
+    with pytest.raises(OSError, match="No space left"), all_or_nothing():
+        three_outputs(tmp_path, 2)
+    assert calls["count"] == failing_write
+    assert contents(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "plots", "predictions.csv"], "no temp left"
+
+
+def test_a_failed_rename_puts_back_those_already_renamed(tmp_path, monkeypatch):
+    with all_or_nothing():
+        three_outputs(tmp_path, 1)
+    before = contents(tmp_path)
+    real_replace, renames = os.replace, []
+
+    def fifth_rename_fails(source, target):
+        renames.append(target)
+        if len(renames) == 5:  # metrics.json and predictions.csv are in place; setting the old folder aside fails
+            disk_full()
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", fifth_rename_fails)
+    with pytest.raises(OSError), all_or_nothing():
+        three_outputs(tmp_path, 2)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert contents(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "plots", "predictions.csv"]
+
+
+def test_every_output_is_replaced_only_once_all_are_written(tmp_path):
+    with all_or_nothing():
+        three_outputs(tmp_path, 1)
+    with all_or_nothing():
+        write_json(tmp_path / "metrics.json", {"version": 2})
+        assert read_json(tmp_path / "metrics.json") == {"version": 1}, "not yet: the block has not ended"
+        three_outputs(tmp_path, 2)
+    assert contents(tmp_path) == {
+        "metrics.json": '{\n  "version": 2\n}\n',
+        "plots/figure.png": "version 2",
+        "predictions.csv": "version 2\n",
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "plots", "predictions.csv"]

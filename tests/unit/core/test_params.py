@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from mnist_dvc.core.errors import ParamsError
-from mnist_dvc.core.params import compose, read_params
+from mnist_dvc.core.params import compose, read_all_params, read_params
+from stages.check import Params as CheckStage
 from stages.prepare import Params as PrepareStage
 from stages.train import Params as TrainStage
 from stages.visualize import Params as VisualizeStage
@@ -86,7 +87,7 @@ def test_defaults_are_the_reference_model():
         ("train.augment.shift", 11, "train.augment.shift = 11; expected a number >= 0 and <= 10"),
         ("train.augment.zoom", "a bit", "train.augment.zoom = 'a bit'; expected a number >= 0 and <= 0.5"),
         ("train.augment", None, "train.augment = None; expected a mapping of: shift, rotation, zoom"),
-        ("seed", -1, "seed = -1; expected an integer >= 0 and <= 4.29497e+09"),
+        ("seed", -1, "seed = -1; expected an integer >= 0 and <= 4294967295"),
     ],
 )
 def test_bad_values_name_key_value_and_what_is_allowed(tmp_path, params, key, value, message):
@@ -212,3 +213,42 @@ def test_broken_file(tmp_path, text, message):
     path = tmp_path / "params.yaml"
     path.write_text(text)
     fails(path, TrainStage, message)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda params: params.update(trian=params["train"]), "params.yaml: unknown key trian; did you mean train?"),
+        (lambda params: params.update(epochs=3), "params.yaml: unknown key epochs; did you mean train.epochs?"),
+        (lambda params: params.update(owner=1), "unknown key owner; expected one of: prepare, seed, train, visualize"),
+        (lambda params: params.pop("visualize"), "params.yaml: visualize is missing; expected a mapping of: "),
+    ],
+    ids=["misspelt-section", "key-out-of-its-section", "unknown", "missing-section"],
+)
+def test_all_of_params_yaml_is_checked_at_once_keys_at_the_top_included(tmp_path, params, edit, message):
+    """What no stage reads alone: a key at the top of the file that is no section."""
+    edit(params)
+    path = write(tmp_path, params)
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        read_all_params(path, CheckStage)
+    read_params(path, TrainStage)  # the train stage reads its own sections, and is not concerned
+
+
+def test_the_committed_params_pass_the_whole_check(params, tmp_path):
+    checked = read_all_params(write(tmp_path, params), CheckStage)
+    assert checked.train == read_params(write(tmp_path, params), TrainStage).train
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1: 2\n", "params.yaml: key 1 is not a name; expected a string key"),
+        ("train:\n  null: 3\n", "params.yaml: key None in train is not a name; expected a string key"),
+        ("train:\n  model: [{true: 1}]\n", "params.yaml: key True in train.model is not a name; expected a string"),
+    ],
+)
+def test_keys_that_are_not_names_are_refused(tmp_path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        read_all_params(path, CheckStage)

@@ -102,6 +102,21 @@ def test_an_unreadable_model_is_a_one_line_error(tmp_path):
         load_model(tmp_path / "missing.keras")
 
 
+def test_a_damaged_model_file_points_to_the_cache_repair(reference, tmp_path):
+    """A flipped byte fails the zip's CRC: retraining cannot help where DVC checks the damaged copy out again."""
+    path = tmp_path / "model.keras"
+    save_model(build_model(family("train.model.hidden_units=[4]"), (1, 2), 3), ("a", "b", "c"), path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1  # inside the weights
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError) as raised:
+        load_model(path)
+    assert str(raised.value).startswith(f"{path}: the file is damaged (Bad CRC-32 for file ")
+    assert str(raised.value).endswith(
+        "; if DVC checked it out, `python -m mnist_dvc.apps.cache repair` checks DVC's cache and gets a good copy back"
+    )
+
+
 def test_a_model_without_class_names_is_a_one_line_error(reference, tmp_path):
     """A .keras file saved by Keras alone does not say what its outputs mean."""
     model = build_model(family("train.model.hidden_units=[4]"), (1, 2), 3)

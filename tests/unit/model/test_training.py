@@ -5,14 +5,18 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from mnist_dvc.core.errors import TrainingError  # noqa: E402
+from mnist_dvc.core.prepared import Split  # noqa: E402
 from mnist_dvc.model.network import build_model  # noqa: E402
 from mnist_dvc.model.training import (  # noqa: E402
     compile_for_scoring,
     compile_for_training,
+    fit,
     learning_rate,
     make_optimizer,
     seed_everything,
 )
+from tests.helpers.data import CLASSES, tiny_images, tiny_labels  # noqa: E402
 from tests.helpers.params import train_params  # noqa: E402
 
 
@@ -96,3 +100,32 @@ def test_same_seed_same_weights(reference):
     third = build_model(reference.model, (28, 28), 10).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
     assert not np.array_equal(first[0], third[0])
+
+
+def tiny_split(count, seed):
+    labels = tiny_labels(count, seed)
+    return Split(tiny_images(labels, seed), labels, CLASSES)
+
+
+def fit_tiny(*overrides):
+    params = train_params("train.model.hidden_units=[32,16]", "train.batch_size=32", "train.epochs=3", *overrides)
+    seed_everything(42)
+    model = build_model(params.model, (28, 28), 10)
+    compile_for_training(model, params, examples=200)
+    epochs = []
+    logged = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs.append(epoch))
+    return fit(model, params, 42, tiny_split(200, 0), tiny_split(50, 1), [logged]), epochs
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_diverging_run_fails_at_the_first_epoch_whose_loss_is_not_finite(optimizer):
+    """A finite learning rate passes the params check, but one this large overflows the weights to NaN."""
+    with pytest.raises(TrainingError) as raised:
+        fit_tiny(f"train.optimizer={optimizer}", "train.learning_rate=1e38")
+    message = str(raised.value)
+    assert message.startswith("the training diverged: loss is ") and "after epoch 1;" in message
+    assert message.endswith("lower train.learning_rate (now 1e+38)") and "\n" not in message
+
+
+def test_a_run_with_finite_losses_is_not_stopped():
+    assert fit_tiny("train.learning_rate=0.01") == (3, [0, 1, 2])
