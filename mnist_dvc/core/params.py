@@ -54,15 +54,20 @@ def load_yaml(path: Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found; run from the project root") from None
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    """A YAML mapping read from text as load_yaml reads a file (floats the YAML 1.2 way); source names it in errors."""
     try:
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ParamsError(f"{path}: not valid YAML{where}: {problem}") from None
+        raise ParamsError(f"{source}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections, found {type(data).__name__}")
+        raise ParamsError(f"{source}: expected a mapping of sections, found {type(data).__name__}")
     return data
 
 
