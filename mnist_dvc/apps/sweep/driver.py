@@ -238,9 +238,34 @@ def _cluster(options: Options) -> Iterator[Any]:
             cluster.close()
 
 
+class _Call:
+    """A call made when it is unpickled. Dask pickles a task with plain pickle, which names a function by its module,
+    so the scheduler and the workers would have to import this project; this is sent as bytes instead, and a worker
+    running `cloudpickle.loads` on them runs the function, whose code (worker.py) cloudpickle carries by value."""
+
+    def __init__(self, function: Any, *args: Any) -> None:
+        self.function, self.args = function, args
+
+    def __reduce__(self) -> tuple:
+        return self.function, self.args
+
+
+def _submit(client: Any, function: Any, *args: Any, **options: Any) -> Any:
+    """Submit function(*args) so that no machine of the cluster needs this project on its import path."""
+    import cloudpickle
+
+    return client.submit(cloudpickle.loads, cloudpickle.dumps(_Call(function, *args)), pure=False, **options)
+
+
 def _print_event(event: tuple[float, dict]) -> None:
     _, message = event
-    print(f"sweep: {message['started']} started on {message['host']}")
+    print(f"sweep: {message['started']} started{_where({**message, 'worker': message.get('name')})}")
+
+
+def _where(report: dict) -> str:
+    """Where a trial ran: ' on HOST, worker NAME'."""
+    host, name = report.get("host"), report.get("worker")
+    return (f" on {host}" if host else "") + (f", worker {name}" if name else "")
 
 
 def _check_workers(client: Any, job: Job) -> None:
@@ -248,9 +273,7 @@ def _check_workers(client: Any, job: Job) -> None:
     addresses = sorted(client.nthreads())
     run = uuid.uuid4().hex[:8]
     futures = {
-        address: client.submit(
-            worker.check, job, key=f"check-{run}-{address}", workers=[address], allow_other_workers=False, pure=False
-        )
+        address: _submit(client, worker.check, job, key=f"check-{run}-{address}", workers=[address])
         for address in addresses
     }
     outcomes = {address: _outcome(future) for address, future in futures.items()}
@@ -279,8 +302,8 @@ def _dispatch(client: Any, job: Job, options: Options, source: Any, record: Reco
             if trial is None:
                 return
             message = trial.message(options.sweep)
-            future = client.submit(
-                worker.run_trial, job, trial.name, trial.overrides, message, key=f"trial-{trial.name}", pure=False
+            future = _submit(
+                client, worker.run_trial, job, trial.name, trial.overrides, message, key=f"trial-{trial.name}"
             )
             running[future.key] = trial
             queue.add(future)
@@ -326,7 +349,9 @@ def _outcome(future: Any) -> dict:
 
 def _kept(outcome: dict) -> dict:
     """What the record keeps of a worker's report."""
-    kept = {key: outcome[key] for key in ("status", "host", "ran", "fit_seconds", "seconds") if key in outcome}
+    kept = {
+        key: outcome[key] for key in ("status", "host", "worker", "ran", "fit_seconds", "seconds") if key in outcome
+    }
     if outcome.get("error"):
         where = f"{outcome['host']}: " if outcome["status"] == UNUSABLE else ""
         kept["error"] = where + outcome["error"]
@@ -334,7 +359,7 @@ def _kept(outcome: dict) -> dict:
 
 
 def _line(trial: Trial, entry: dict, outcome: dict) -> str:
-    where = f" on {outcome['host']}" if outcome.get("host") else ""
+    where = _where(outcome)
     if entry["status"] != FINISHED:
         return f"sweep: {trial.name} failed{where}: {entry['error']}"
     seconds = sum(outcome.get("seconds", {}).values())

@@ -21,6 +21,8 @@ SEARCH_DIR = Path("conf/sweep")
 METRICS = ("val.accuracy", "val.loss", "test.accuracy", "test.loss", "train.accuracy", "train.loss")
 # Chosen floats keep this many significant digits: 0.00231, not 0.0023087964, in names, tables and commands.
 SIGNIFICANT_DIGITS = 3
+# Floats on a step lose only the noise of their arithmetic: 0.3, not 0.30000000000000004.
+STEP_DIGITS = 12
 PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.+/-]+")
 
 Scalar = bool | int | float | str | None
@@ -140,9 +142,9 @@ def _written(choice: Scalar, spec: list) -> str:
     )
 
 
-def rounded(value: float, low: float, high: float) -> float:
-    """A chosen float with SIGNIFICANT_DIGITS digits, kept within its range."""
-    return min(max(float(f"{value:.{SIGNIFICANT_DIGITS}g}"), low), high)
+def rounded(value: float, low: float, high: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+    """A chosen float with so many significant digits, kept within its range."""
+    return min(max(float(f"{value:.{digits}g}"), low), high)
 
 
 class Search:
@@ -173,8 +175,9 @@ class Search:
         asked = self.study.ask(self.distributions)
         params = dict(asked.params)
         for key, distribution in self.distributions.items():
-            if isinstance(distribution, FloatDistribution) and distribution.step is None:
-                params[key] = rounded(params[key], distribution.low, distribution.high)
+            if isinstance(distribution, FloatDistribution):
+                digits = SIGNIFICANT_DIGITS if distribution.step is None else STEP_DIGITS
+                params[key] = rounded(params[key], distribution.low, distribution.high, digits)
         self._asked[asked.number] = asked
         return asked.number, make_trial(self.sweep, self.overrides(params))
 

@@ -78,7 +78,7 @@ def check(job: Job) -> dict:
     try:
         with slot(job) as clone:
             tools = _tools()
-            checkout(job, clone, tools)
+            checkout(job, clone)
             for target in job.data:
                 result = _run([tools["dvc"], "pull", "--quiet", target], clone, _env(tools))
                 if result.returncode:
@@ -93,13 +93,12 @@ def check(job: Job) -> dict:
 
 def run_trial(job: Job, name: str, overrides: tuple[str, ...], message: str) -> dict:
     """Run one trial as a named DVC experiment in a clone, share it, and report its outcome and metrics."""
-    report: dict = {"name": name, "host": socket.gethostname(), "seconds": {}}
-    _announce(name)
+    report: dict = {"name": name, "host": socket.gethostname(), "worker": _announce(name), "seconds": {}}
     clock = time.monotonic()
     try:
         with slot(job) as clone:
             tools = _tools()
-            checkout(job, clone, tools)
+            checkout(job, clone)
             report["seconds"]["setup"] = time.monotonic() - clock
             timings = clone.parent / f"{clone.name}.timings"
             timings.unlink(missing_ok=True)
@@ -151,7 +150,7 @@ def slot(job: Job) -> Iterator[Path]:
         return
 
 
-def checkout(job: Job, clone: Path, tools: dict[str, str]) -> None:
+def checkout(job: Job, clone: Path) -> None:
     """The clone at the sweep's commit, as committed (whatever an earlier trial left is gone), with its remote."""
     if not (clone / ".git").is_dir():
         shutil.rmtree(clone, ignore_errors=True)
@@ -171,28 +170,19 @@ def checkout(job: Job, clone: Path, tools: dict[str, str]) -> None:
             f"DVC remote {job.dvc_remote}: no such folder on this machine; every machine of a sweep needs the "
             "remote (a shared folder at the same path, or cloud storage)"
         )
-    result = _run(
-        [tools["dvc"], "remote", "add", "--local", "--force", "--default", job.remote_name, job.dvc_remote],
-        clone,
-        _env(tools),
-    )
-    if result.returncode:
-        raise Unusable(f"cannot set the DVC remote {job.dvc_remote}: {_last_line(result.stdout)}")
+    # What `dvc remote add --local --default NAME URL` writes, without a second of starting DVC for it.
+    config = f"[core]\n    remote = {job.remote_name}\n['remote \"{job.remote_name}\"']\n    url = {job.dvc_remote}\n"
+    local_config = clone / ".dvc" / "config.local"
+    if not local_config.is_file() or local_config.read_text(encoding="utf-8") != config:
+        local_config.write_text(config, encoding="utf-8")
 
 
 def share(clone: Path, name: str, tools: dict[str, str]) -> str | None:
     """The experiment to the git remote (its ref) and the DVC remote (its outputs); its run-cache to the DVC remote,
     with the outputs its entries name, so that any machine restores these stages instead of running them. What went
     wrong, in one line, or None."""
-    env = _env(tools)
-    for command in (
-        [tools["dvc"], "exp", "push", "--force", "origin", name],
-        [tools["python"], "-m", "mnist_dvc.apps.sweep.share"],
-    ):
-        result = _run(command, clone, env)
-        if result.returncode:
-            return first_error(result.stdout)
-    return None
+    result = _run([tools["python"], "-m", "mnist_dvc.apps.sweep.share", name], clone, _env(tools))
+    return first_error(result.stdout) if result.returncode else None
 
 
 def supervised(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
@@ -254,15 +244,16 @@ def _fit_seconds(timings: Path) -> float | None:
     return fits[-1] if fits else None
 
 
-def _announce(name: str) -> None:
-    """Tell the driver that a trial started, and where: its progress line."""
+def _announce(name: str) -> str:
+    """Tell the driver that a trial started, and where (its progress line); return the worker's name."""
     try:
         from distributed import get_worker
 
         worker = get_worker()
     except (ImportError, ValueError):
-        return
-    worker.log_event("mnist-sweep", {"started": name, "host": socket.gethostname(), "worker": worker.address})
+        return ""
+    worker.log_event("mnist-sweep", {"started": name, "host": socket.gethostname(), "name": str(worker.name)})
+    return str(worker.name)
 
 
 def _tools() -> dict[str, str]:
