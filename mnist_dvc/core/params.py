@@ -116,12 +116,16 @@ def describe(error: dict, schema: dict) -> str:
 def expected(schema: dict, node: dict) -> str:
     """What a value must be, in words: 'an integer >= 1', 'one of: max, average, none'."""
     node = _deref(schema, node)
+    if "anyOf" in node:  # an optional value: what it must be when given
+        return " or ".join(expected(schema, option) for option in node["anyOf"] if option.get("type") != "null")
     if "discriminator" in node:
         return f"a mapping with {node['discriminator']['propertyName']}: one of " + ", ".join(
             node["discriminator"]["mapping"]
         )
     if "properties" in node:
         return "a mapping of: " + ", ".join(node["properties"])
+    if node.get("type") == "object":
+        return f"a {'non-empty ' if node.get('minProperties') else ''}mapping"
     if "enum" in node:
         return "one of: " + ", ".join(map(str, node["enum"]))
     if node.get("type") == "array":

@@ -98,7 +98,13 @@ def parallel_spec(trials: list[PageTrial], keys: list[str]) -> dict:
                 }
             )
         ticks += [{"axis": key, "position": position, "label": label} for position, label in labelled]
-    x = {"field": "axis", "type": "nominal", "sort": axes, "title": None, "axis": {"labelAngle": 0, "orient": "top"}}
+    x = {
+        "field": "axis",
+        "type": "nominal",
+        "sort": axes,
+        "title": None,
+        "axis": {"labelAngle": 0, "orient": "top", "domain": False, "ticks": False},
+    }
     y = {"field": "position", "type": "quantitative", "scale": {"domain": [0, 1]}, "axis": None}
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
@@ -159,8 +165,18 @@ def fit_time_spec(trials: list[PageTrial]) -> dict:
         "data": {"values": points},
         "mark": {"type": "point", "filled": True, "size": 80},
         "encoding": {
-            "x": {"field": "fit", "type": "quantitative", "title": "fit time (s)", "scale": {"zero": False}},
-            "y": {"field": "accuracy", "type": "quantitative", "title": "test accuracy", "scale": {"zero": False}},
+            "x": {
+                "field": "fit",
+                "type": "quantitative",
+                "title": "fit time (s)",
+                "scale": {"zero": False, "padding": 16},
+            },
+            "y": {
+                "field": "accuracy",
+                "type": "quantitative",
+                "title": "test accuracy",
+                "scale": {"zero": False, "padding": 16},
+            },
             "tooltip": [
                 {"field": "trial", "type": "nominal"},
                 {"field": "accuracy", "type": "quantitative", "format": ".4f"},

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from mnist_dvc.apps.sweep.plan import SweepError, Trial, make_trial
 from mnist_dvc.core.errors import ParamsError
@@ -56,15 +57,21 @@ class FloatRange(Section):
 
 def _check_bounds(space: IntRange | FloatRange) -> IntRange | FloatRange:
     if space.low >= space.high:
-        raise ValueError(f"low = {space.low} is not below high = {space.high}; expected low < high")
-    if space.log and space.low <= 0:
-        raise ValueError(f"low = {space.low} with log: true; expected low > 0")
-    if space.log and space.step not in (None, 1):
-        raise ValueError("log: true with a step; expected one or the other")
-    return space
+        problem = f"low = {space.low} is not below high = {space.high}; expected low < high"
+    elif space.log and space.low <= 0:
+        problem = f"low = {space.low} with log: true; expected low > 0"
+    elif space.log and space.step not in (None, 1):
+        problem = "log: true with a step; expected one or the other"
+    else:
+        return space
+    raise PydanticCustomError("value_error", problem)
 
 
 Choices = Annotated[list[Scalar | list[Scalar]], Field(min_length=1)]
+
+
+class _Choices(Section):
+    choices: Choices
 
 
 class SearchSpace(Section):
@@ -90,15 +97,25 @@ def find_space(name: str) -> Path:
 
 
 def read_space(path: Path) -> SearchSpace:
-    """The search space in path, checked: a wrong key or value is one line naming it."""
+    """The search space in path, checked: a wrong key or value is one line naming it. Each param's range or
+    choices is checked on its own, so that the line names the param."""
     try:
-        space = validate(load_yaml(path), SearchSpace, str(path))
+        data = load_yaml(path)
+        for key, spec in (data.get("space") if isinstance(data.get("space"), dict) else {}).items():
+            if not PLAIN_TEXT.fullmatch(str(key)):
+                raise SweepError(f"{path}: space key {key!r}; expected a dotted param name such as train.learning_rate")
+            where = f"{path}: space.{key}"
+            if isinstance(spec, list):
+                validate({"choices": spec}, _Choices, where)
+            elif isinstance(spec, dict):
+                numbers = [spec.get(bound) for bound in ("low", "high")]
+                whole = all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)
+                validate(spec, IntRange if whole else FloatRange, where)
+            else:
+                raise SweepError(f"{where} = {spec!r}; expected a list of choices or a mapping of low, high")
+        return validate(data, SearchSpace, str(path))
     except ParamsError as error:
         raise SweepError(str(error)) from None
-    for key in space.space:
-        if not PLAIN_TEXT.fullmatch(key):
-            raise SweepError(f"{path}: space key {key!r}; expected a dotted param name such as train.learning_rate")
-    return space
 
 
 def text(value: Any) -> str:
