@@ -113,27 +113,36 @@ class GridSource:
 
 
 class SearchSource:
-    """Trials asked of Optuna one by one, up to the budget; those that finished before are told first."""
+    """Trials asked of Optuna one by one, until the budget of distinct trials is spent; those that finished before
+    are told first and count in the budget."""
+
+    # How many times in a row Optuna may offer points already tried before the search stops: a small space of
+    # choices can run out of new points.
+    REPEATS = 10
 
     def __init__(self, search: Search, budget: int, record: Record) -> None:
         self.search, self.total, self.record = search, budget, record
         self.capacity: int | None = 1
-        self.numbers: dict[str, list[int]] = {}
-        told = [
-            search.add_finished(tuple(entry["overrides"]), entry["metrics"])
-            for entry in record.trials.values()
-            if entry.get("status") == FINISHED
-        ]
-        self.before = sum(told)
+        self.numbers: dict[str, list[int]] = {}  # the study's numbers of each running trial
+        self.names = {
+            name
+            for name, entry in record.trials.items()
+            if entry.get("status") == FINISHED and search.add_finished(tuple(entry["overrides"]), entry["metrics"])
+        }
+        self.before = len(self.names)
 
     def next(self) -> Trial | None:
-        while len(self.search.study.trials) < self.total:
+        for _ in range(self.REPEATS):
+            if len(self.names) >= self.total:
+                return None
             number, trial = self.search.ask()
-            if self.record.finished(trial.name):  # a point tried before: its score is known
+            if trial.name in self.numbers:  # running: told when it ends
+                self.numbers[trial.name].append(number)
+            elif trial.name in self.names:  # finished: its score is known
                 self.search.tell(number, self.record.trials[trial.name]["metrics"])
-                continue
-            self.numbers.setdefault(trial.name, []).append(number)
-            if len(self.numbers[trial.name]) == 1:
+            else:
+                self.names.add(trial.name)
+                self.numbers[trial.name] = [number]
                 return trial
         return None
 
