@@ -261,3 +261,14 @@ def test_a_machine_without_the_remote_or_the_data_gets_one_line(setup, tmp_path,
     assert outcome["status"] == "unusable"
     assert outcome["error"].startswith(f"data/raw/tiny: not in the DVC remote {tmp_path / 'empty'} (")
     assert outcome["error"].endswith("); dvc push it from a clone that has it")
+
+
+def test_with_nothing_started_a_sweep_runs_on_this_machine_and_its_trials_land_here(setup):
+    _, driver, _ = setup
+    result = sweep(driver, "--name", "local", "-S", "train.learning_rate=0.05")
+    (name,) = record(driver, "local")
+    assert f"sweep: {name} finished on " in result.stdout and ", worker 0 " in result.stdout
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], driver).stdout)
+    (local,) = [exp for row in shown for exp in row.get("experiments") or [] if exp["name"] == name]
+    assert local["revs"][0]["data"]["params"]["params.yaml"]["data"]["train"]["learning_rate"] == 0.05
+    assert (driver / "sweeps/local.html").is_file()

@@ -10,7 +10,7 @@ and share through the DVC remote, from which the driver pulls each trial as it f
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +104,7 @@ class GridSource:
     def __init__(self, trials: list[Trial], record: Record) -> None:
         self.pending = [trial for trial in trials if not record.finished(trial.name)]
         self.total, self.capacity = len(trials), None  # the grid goes to Dask at once
+        self.before = self.total - len(self.pending)
 
     def next(self) -> Trial | None:
         return self.pending.pop(0) if self.pending else None
@@ -151,7 +152,10 @@ class SearchSource:
             self.search.tell(number, metrics)
 
 
-def run_sweep(options: Options, make_source: Any, objective: Objective) -> int:
+Source = GridSource | SearchSource
+
+
+def run_sweep(options: Options, make_source: Callable[[Record], Source], objective: Objective) -> int:
     """Run the sweep's trials that have not finished; return how many failed."""
     repository.project_root()
     commit = repository.base_commit()
@@ -175,18 +179,15 @@ def run_sweep(options: Options, make_source: Any, objective: Objective) -> int:
     record.reconcile(repository.local_trials(commit, options.sweep))
     source = make_source(record)
     started = time.monotonic()
-    failed = 0
-    try:
-        with _cluster(options) as client:
-            _check_workers(client, job)
-            if source.capacity is not None:
-                source.capacity = max(1, sum(client.nthreads().values()))
-            before = source.before if isinstance(source, SearchSource) else source.total - len(source.pending)
-            print(f"sweep {options.sweep}: {source.total} trials on {commit[:7]}; {before} finished before")
-            failed = _dispatch(client, job, options, source, record, pull_from)
-    finally:
-        _summary(options.sweep, record, objective, time.monotonic() - started)
-    return failed
+    with _cluster(options) as client:
+        _check_workers(client, job)
+        if source.capacity is not None:
+            source.capacity = max(1, sum(client.nthreads().values()))
+        print(f"sweep {options.sweep}: {source.total} trials on {commit[:7]}; {source.before} finished before")
+        try:
+            return _dispatch(client, job, options, source, record, pull_from)
+        finally:
+            _summary(options.sweep, record, objective, time.monotonic() - started)
 
 
 def _job(options: Options, commit: str) -> tuple[Job, tuple[str, str] | None]:
@@ -298,7 +299,9 @@ def _check_workers(client: Any, job: Job) -> None:
     print(f"sweep: {len(addresses)} worker(s) ready on {', '.join(hosts)}")
 
 
-def _dispatch(client: Any, job: Job, options: Options, source: Any, record: Record, pull_from: Any) -> int:
+def _dispatch(
+    client: Any, job: Job, options: Options, source: Source, record: Record, pull_from: tuple[str, str] | None
+) -> int:
     """Keep the cluster busy with the source's trials; take each outcome as it comes. Return how many failed."""
     from distributed import as_completed
 
