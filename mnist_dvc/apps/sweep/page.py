@@ -103,7 +103,7 @@ def parallel_spec(trials: list[PageTrial], keys: list[str]) -> dict:
         "type": "nominal",
         "sort": axes,
         "title": None,
-        "axis": {"labelAngle": 0, "orient": "top", "domain": False, "ticks": False},
+        "axis": {"labelAngle": 0, "orient": "top", "domain": False, "ticks": False, "labelPadding": 10},
     }
     y = {"field": "position", "type": "quantitative", "scale": {"domain": [0, 1]}, "axis": None}
     return {
