@@ -86,9 +86,10 @@ def processes_in(folder: Path) -> list[str]:
     return found
 
 
-def sweep(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def sweep(root: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**project_env(), **(env or {})}
     result = subprocess.run(
-        [*SWEEP, *args], cwd=root, env=project_env(), capture_output=True, text=True, timeout=600, **DEFAULT_SIGNALS
+        [*SWEEP, *args], cwd=root, env=env, capture_output=True, text=True, timeout=600, **DEFAULT_SIGNALS
     )
     if check and result.returncode:
         pytest.fail(f"sweep {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
@@ -264,8 +265,9 @@ def test_a_machine_without_the_remote_or_the_data_gets_one_line(setup, tmp_path,
 
 
 def test_with_nothing_started_a_sweep_runs_on_this_machine_and_its_trials_land_here(setup):
-    _, driver, _ = setup
-    result = sweep(driver, "--name", "local", "-S", "train.learning_rate=0.05")
+    base, driver, _ = setup
+    clones = {worker.CLONES_ENV: str(base / "this-machine")}
+    result = sweep(driver, "--name", "local", "-S", "train.learning_rate=0.05", env=clones)
     (name,) = record(driver, "local")
     assert f"sweep: {name} finished on " in result.stdout and ", worker 0 " in result.stdout
     shown = json.loads(run(["dvc", "exp", "show", "--json"], driver).stdout)
