@@ -18,12 +18,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from mnist_dvc.core import paths
 from mnist_dvc.core.cli import parse_args, run_command
 from mnist_dvc.core.errors import PipelineError
 from mnist_dvc.core.files import write_text
 
 # .dvc/config names it as plots.html_template, a path that DVC resolves from .dvc/.
-TEMPLATE = Path(".dvc/plots_offline.html")
+TEMPLATE = paths.PLOTS_TEMPLATE
 LOCKFILE = Path("package-lock.json")
 NODE_MODULES = Path("node_modules")
 BUILD_COMMAND = "python -m tools.plots_page build"

@@ -26,7 +26,7 @@ def parse_args(
     adds a command's own."""
     main_spec = getattr(sys.modules["__main__"], "__spec__", None)
     parser = argparse.ArgumentParser(
-        prog=f"python -m {main_spec.name}" if main_spec else None,
+        prog=f"python -m {main_spec.name.removesuffix('.__main__')}" if main_spec else None,
         description=description,
         epilog=f"Set {DEBUG_ENV}=1 to see the full traceback of an error.",
     )

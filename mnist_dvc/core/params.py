@@ -54,20 +54,25 @@ def load_yaml(path: Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found; run from the project root") from None
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    """A YAML mapping read from text as load_yaml reads a file (floats the YAML 1.2 way); source names it in errors."""
     try:
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ParamsError(f"{path}: not valid YAML{where}: {problem}") from None
+        raise ParamsError(f"{source}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections, found {type(data).__name__}")
-    _check_keys(data, path)
+        raise ParamsError(f"{source}: expected a mapping of sections, found {type(data).__name__}")
+    _check_keys(data, source)
     return data
 
 
-def _check_keys(node: object, path: Path, where: str = "") -> None:
+def _check_keys(node: object, path: Path | str, where: str = "") -> None:
     """Every key a name: YAML allows `1:` or `null:` as keys, which no schema has, nor any message can spell."""
     if isinstance(node, dict):
         for key, child in node.items():
@@ -131,12 +136,16 @@ def describe(error: dict, schema: dict) -> str:
 def expected(schema: dict, node: dict) -> str:
     """What a value must be, in words: 'an integer >= 1', 'one of: max, average, none'."""
     node = _deref(schema, node)
+    if "anyOf" in node:  # an optional value: what it must be when given
+        return " or ".join(expected(schema, option) for option in node["anyOf"] if option.get("type") != "null")
     if "discriminator" in node:
         return f"a mapping with {node['discriminator']['propertyName']}: one of " + ", ".join(
             node["discriminator"]["mapping"]
         )
     if "properties" in node:
         return "a mapping of: " + ", ".join(node["properties"])
+    if node.get("type") == "object":
+        return f"a {'non-empty ' if node.get('minProperties') else ''}mapping"
     if "enum" in node:
         return "one of: " + ", ".join(map(str, node["enum"]))
     if node.get("type") == "array":

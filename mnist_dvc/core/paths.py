@@ -12,6 +12,8 @@ TEST_METRICS = Path("metrics/test.json")
 PER_CLASS_METRICS = Path("metrics/per_class.json")
 PREDICTIONS = Path("data/predictions.csv")
 PLOTS_DIR = Path("plots")
+# The page template of `dvc plots show`, with Vega inlined (tools/plots_page.py); the sweep's page takes Vega from it.
+PLOTS_TEMPLATE = Path(".dvc/plots_offline.html")
 
 
 def raw_dir(dataset: str) -> Path:

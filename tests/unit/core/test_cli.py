@@ -20,6 +20,8 @@ COMMANDS = [
     "mnist_dvc.apps.fetch",
     "mnist_dvc.apps.predict",
     "mnist_dvc.apps.serve",
+    "mnist_dvc.apps.sweep",
+    "mnist_dvc.apps.sweep.share",
     "tools.plots_page",
     "tools.browser_check",
     "tools.summary",
