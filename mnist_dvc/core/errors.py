@@ -19,3 +19,7 @@ class DataError(PipelineError):
 
 class DownloadError(DataError):
     """No mirror delivered a file that passed its checksum."""
+
+
+class ExportError(PipelineError):
+    """A converter cannot handle the model, or an exported model does not answer as the classifier does."""
