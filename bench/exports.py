@@ -52,7 +52,7 @@ def runtimes(threads: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    from mnist_dvc.export.formats import FORMATS
+    from mnist_dvc.export.contract import FORMATS
     from mnist_dvc.export.runtimes import RUNNERS
     from mnist_dvc.model.inference import load_classifier
 

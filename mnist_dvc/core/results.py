@@ -167,6 +167,21 @@ def write_export_metrics(path: Path, agreements: dict[str, tuple[int, float]]) -
     )
 
 
+def read_export_metrics(path: Path, formats: tuple[str, ...]) -> dict[str, tuple[int, float]]:
+    """The export stage's metrics of each format: labels equal to evaluate's, and the largest probability difference
+    (back from millionths)."""
+    expected = '{"<format>": {"labels_equal": count, "max_diff_ppm": number}, ...}'
+    record = _mapping(read_json(path), path, expected)
+    if sorted(record) != sorted(formats):
+        raise DataError(f"{path}: formats {sorted(record)}; expected {sorted(formats)}; run the export stage again")
+    agreements = {}
+    for name in formats:
+        entry = _mapping(record[name], path, expected)
+        equal = _number(entry.get("labels_equal"), path, f"{name}.labels_equal")
+        agreements[name] = (int(equal), _number(entry.get("max_diff_ppm"), path, f"{name}.max_diff_ppm") / 1e6)
+    return agreements
+
+
 @dataclass(frozen=True)
 class ExportSpeed:
     """Inference speed of the model in each runtime, as bench/exports.py measured it, and on what."""

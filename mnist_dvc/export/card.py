@@ -4,27 +4,22 @@ where it fails, and how to get it again; written in Markdown from the run's own 
 Every line is a function of the stage's inputs, so the card is byte-identical run to run and changes only with them.
 That is why it names the model by the MD5 that dvc.lock records for it rather than by a commit (which does not exist
 yet when the stage runs), and quotes speed from the committed benchmark result rather than timing anything itself.
+What takes the model itself to find out (its layers, the limits) the export stage has measured (facts.py), so that
+writing the card needs no TensorFlow.
 """
 
-import hashlib
-import math
 import textwrap
 from dataclasses import dataclass
-from importlib import metadata
-from pathlib import Path
 
-import keras
 import numpy as np
 import yaml
 
 from mnist_dvc.core import paths
 from mnist_dvc.core.results import ExportSpeed
 from mnist_dvc.data.datasets import Dataset
-from mnist_dvc.export.formats import INPUT, ONNX_LABELS_KEY, ONNX_OPSET, OUTPUT, TITLES
-from mnist_dvc.export.limits import Answer, Limits
-from mnist_dvc.export.runtimes import TOLERANCE, Agreement
+from mnist_dvc.export.contract import INPUT, ONNX_LABELS_KEY, ONNX_OPSET, OUTPUT, TITLES, TOLERANCE
+from mnist_dvc.export.facts import Answer, Facts
 
-PACKAGES = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
 FAMILY_NAMES = {"mlp": "multilayer perceptron", "cnn": "convolutional network"}
 RUNTIMES = {
     "keras": "Keras (the classifier)",
@@ -38,82 +33,21 @@ WIDTH = 120
 
 
 @dataclass(frozen=True)
-class Layer:
-    kind: str  # "Dense 256, sigmoid"
-    output: str  # "256", "13x13x32"
-    weights: int
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    layers: tuple[Layer, ...]
-    weights: int
-    flops: int  # per image, forward: 2 x the multiply-adds of the dense and convolution layers
-    sigmoid_head: bool
-
-
-@dataclass(frozen=True)
-class ExportFile:
-    path: Path
-    size: int  # bytes, of every file under path if it is a directory
-    sha256: str | None  # of a single file
-
-
-@dataclass(frozen=True)
 class CardRecord:
-    """Everything the card says, gathered by the export stage."""
+    """Everything the card says, as the card stage reads it from the run's records."""
 
     dataset: Dataset
     params: dict  # seed, prepare and train, as params.yaml has them
-    facts: ModelFacts
+    facts: Facts  # what the export stage found out from the model
     model_md5: str
     model_size: int  # bytes
     split_sizes: dict[str, int]  # train, val, test
     test_metrics: dict[str, float]
     per_class: dict[str, dict[str, float]]
-    support: dict[str, int]
     actual: np.ndarray
     predicted: np.ndarray
-    agreements: dict[str, Agreement]
-    files: dict[str, ExportFile]
-    limits: Limits
+    agreements: dict[str, tuple[int, float]]  # by format: labels equal to evaluate's, largest probability difference
     speed: ExportSpeed | None
-
-
-def model_facts(model: keras.Model) -> ModelFacts:
-    """The trained model's layers, weights and forward FLOPs. Elementwise work (activations, pooling, batch
-    normalisation, the input scaling) is left out of the FLOPs: it is small beside the multiplies."""
-    layers, flops = [], 0
-    for layer in model.layers:
-        config = layer.get_config()
-        output = "x".join(str(size) for size in layer.output.shape[1:])
-        if isinstance(layer, keras.layers.Dense):
-            kind = f"Dense {config['units']}, {config['activation']}"
-            flops += 2 * math.prod(layer.kernel.shape)
-        elif isinstance(layer, keras.layers.Conv2D):
-            kind = f"Conv2D {config['filters']} of {'x'.join(map(str, config['kernel_size']))}, {config['activation']}"
-            flops += 2 * math.prod(layer.output.shape[1:3]) * math.prod(layer.kernel.shape)
-        elif isinstance(layer, keras.layers.Normalization):
-            kind = "pixel scaling, x / 255"
-        elif isinstance(layer, keras.layers.BatchNormalization):  # the project's fused one trains as Keras' own
-            kind = "BatchNormalization"
-        elif isinstance(layer, keras.layers.Activation):
-            kind = f"Activation, {config['activation']}"
-        elif isinstance(layer, keras.layers.Dropout):
-            kind = f"Dropout {config['rate']:g} (training only)"
-        elif isinstance(layer, keras.layers.MaxPooling2D | keras.layers.AveragePooling2D):
-            kind = f"{type(layer).__name__} {'x'.join(map(str, config['pool_size']))}"
-        else:
-            kind = type(layer).__name__
-        layers.append(Layer(kind, output, layer.count_params()))
-    sigmoid_head = model.layers[-1].get_config().get("activation") == "sigmoid"
-    return ModelFacts(tuple(layers), model.count_params(), flops, sigmoid_head)
-
-
-def export_file(path: Path) -> ExportFile:
-    if path.is_dir():
-        return ExportFile(path, sum(file.stat().st_size for file in path.rglob("*") if file.is_file()), None)
-    return ExportFile(path, path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def confusable_pairs(actual: np.ndarray, predicted: np.ndarray, top: int) -> list[tuple[int, int, int]]:
@@ -159,9 +93,9 @@ def _fill(text: str, subsequent_indent: str = "") -> str:
 def _title(r: CardRecord) -> str:
     return f"""# Model card: a {_family(r)} for {r.dataset.subject}
 
-Written by the export stage (`python -m stages.export`, which `dvc repro` runs) from this run's own records: its
-params, the data's checksums, the model, the test results and the committed speed benchmark. It changes when they
-do; edit the code in `mnist_dvc/export/card.py`, not this file."""
+Written by the card stage (`python -m stages.card`, which `dvc repro` runs) from this run's own records: its params,
+the data's checksums, the model and what the export stage measured of it, the test results and the committed speed
+benchmark. It changes when they do; edit the code in `mnist_dvc/export/card.py`, not this file."""
 
 
 def _family(r: CardRecord) -> str:
@@ -170,7 +104,7 @@ def _family(r: CardRecord) -> str:
 
 
 def _model(r: CardRecord) -> str:
-    f, shape = r.facts, "x".join(map(str, r.dataset.image_shape))
+    f, shape = r.facts.model, "x".join(map(str, r.dataset.image_shape))
     rows = "\n".join(f"| {layer.kind} | {layer.output} | {layer.weights:,} |" for layer in f.layers)
     head = (
         "the softmax of the last layer's logits (the inputs of its sigmoids), which is what Keras trained the "
@@ -198,13 +132,13 @@ of its {len(r.dataset.classes)} classes: {classes}.
 
 def _files(r: CardRecord) -> str:
     rows = [f"| Keras | `{paths.MODEL}` | {r.model_size / 1e6:.2f} MB | MD5 `{r.model_md5}` | the reference | |"]
-    for name, file in r.files.items():
-        agreement = r.agreements[name]
+    for name, file in r.facts.files.items():
+        equal, difference = r.agreements[name]
         digest = f"SHA-256 `{file.sha256}`" if file.sha256 else "(a directory)"
         where = f"`{file.path}/`" if file.sha256 is None else f"`{file.path}`"
         rows.append(
             f"| {TITLES[name]} | {where} | {file.size / 1e6:.2f} MB | {digest} | "
-            f"{agreement.labels_equal:,} of {agreement.images:,} | {agreement.max_probability_diff:.2g} |"
+            f"{equal:,} of {r.split_sizes['test']:,} | {difference:.2g} |"
         )
     table = "\n".join(rows)
     shape = ", ".join(map(str, r.dataset.image_shape))
@@ -215,7 +149,8 @@ and carries the class names, one a line, in the order of the probabilities: in a
 `assets.extra/labels.txt`, in the ONNX metadata entry `{ONNX_LABELS_KEY}`, in a `labels.txt` in the zip archive
 appended to the `.tflite`. Each was run by its own runtime on the {r.split_sizes["test"]:,} test images: its labels
 are compared with evaluate's (`{paths.PREDICTIONS}`) and its probabilities with the classifier's
-(`{paths.EXPORT_METRICS}`, which `dvc metrics show` shows; the stage fails on a difference over {TOLERANCE:.0e}).
+(`{paths.EXPORT_METRICS}`, which `dvc metrics show` shows; the export stage fails on a difference over
+{TOLERANCE:.0e}).
 
 | format | path | size | checksum | labels equal to evaluate's | largest probability difference |
 |---|---|---|---|---|---|
@@ -249,9 +184,10 @@ only to score the model."""
 
 def _results(r: CardRecord) -> str:
     classes = r.dataset.classes
+    support = np.bincount(r.actual, minlength=len(classes))
     rows = "\n".join(
-        f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} | {r.support[name]:,} |"
-        for name, scores in r.per_class.items()
+        f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} | {support[k]:,} |"
+        for k, (name, scores) in enumerate(r.per_class.items())
     )
     pairs = confusable_pairs(r.actual, r.predicted, CONFUSIONS)
     confused = "\n".join(f"| {classes[a]} | {classes[p]} | {count} |" for a, p, count in pairs) or "| none | | |"
@@ -307,7 +243,7 @@ the median time of a call with one image:
 
 
 def _use(r: CardRecord) -> str:
-    limits, classes, name = r.limits, r.dataset.classes, r.dataset.name
+    limits, classes, name = r.facts.limits, r.dataset.classes, r.dataset.name
     rows = "\n".join(f"| {change} | {value:.4f} |" for change, value in limits.accuracy.items())
 
     def said(answer: Answer) -> str:
@@ -338,7 +274,7 @@ centred. The same test images, changed:
 
 def _reproduce(r: CardRecord) -> str:
     params = yaml.safe_dump(r.params, sort_keys=False).strip()
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
+    versions = ", ".join(f"{name} {version}" for name, version in r.facts.versions.items())
     return f"""## Reproduce
 
 `dvc.lock` records this model, `{paths.MODEL}`, with MD5 `{r.model_md5}`. To get it and every file above back, find
@@ -356,4 +292,4 @@ On the same platform with the same packages, `dvc repro` gives the same bytes. T
 {params}
 ```
 
-Packages: {versions}, all pinned in `requirements.lock`."""
+The exports were made and checked with {versions}, all pinned in `requirements.lock`."""

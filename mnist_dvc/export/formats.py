@@ -27,21 +27,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mnist_dvc.core import paths
 from mnist_dvc.core.errors import ExportError
 from mnist_dvc.core.files import ZIP_EPOCH
 from mnist_dvc.core.quiet import native_logs_filtered
+from mnist_dvc.export.contract import INPUT, LABELS, ONNX_LABELS_KEY, ONNX_OPSET, OUTPUT, SIGNATURE
 from mnist_dvc.model.inference import Classifier
-
-INPUT, OUTPUT = "images", "probabilities"
-SIGNATURE = "serving_default"
-LABELS = "labels.txt"  # the file of class names in the SavedModel and in the .tflite's archive
-ONNX_LABELS_KEY = "labels"  # the ONNX metadata entry of the same names
-# tf2onnx 1.17's own default, named here so that a new tf2onnx does not change the files unasked.
-ONNX_OPSET = 15
-# What each format is called, and where the stage puts it; metrics/export.json and the card use the same names.
-FORMATS = {"saved_model": paths.SAVED_MODEL, "onnx": paths.ONNX_MODEL, "litert": paths.LITERT_MODEL}
-TITLES = {"saved_model": "TensorFlow SavedModel", "onnx": "ONNX", "litert": "LiteRT"}
 
 
 def write_exports(classifier: Classifier, targets: dict[str, Path]) -> None:
@@ -52,6 +42,10 @@ def write_exports(classifier: Classifier, targets: dict[str, Path]) -> None:
 
 
 def labels_text(classes: Sequence[str]) -> str:
+    """The class names one a line, as every format carries them."""
+    broken = [name for name in classes if not name or "\n" in name or "\r" in name]
+    if broken:
+        raise ExportError(f"the class name {broken[0]!r} cannot be a line of {LABELS}; expected a name on one line")
     return "".join(f"{name}\n" for name in classes)
 
 

@@ -5,31 +5,13 @@ probability. And it learnt from images prepared one way (for MNIST: white on bla
 centred by its centre of mass), so the same test images moved, made smaller or inverted are read less well.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from mnist_dvc.export.facts import Answer, Limits
 from mnist_dvc.model.inference import Classifier
 
 SHIFT = 3  # pixels right and down
 NOISE_IMAGES = 1000
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the model answered for a set of images that show none of its classes."""
-
-    images: int
-    commonest: int  # the class it gives most often
-    share: float  # of the images given that class
-    mean_probability: float  # of the class it gives, over every image
-
-
-@dataclass(frozen=True)
-class Limits:
-    accuracy: dict[str, float]  # on the test images changed in each way of CHANGES, by its description
-    blank: Answer  # one black image
-    noise: Answer  # images of uniform random pixels
 
 
 def shifted(images: np.ndarray) -> np.ndarray:

@@ -11,13 +11,9 @@ import numpy as np
 
 from mnist_dvc.core.errors import ExportError
 from mnist_dvc.core.quiet import native_logs_filtered
-from mnist_dvc.export.formats import INPUT, LABELS, ONNX_LABELS_KEY, OUTPUT, SIGNATURE, TITLES
+from mnist_dvc.export.contract import INPUT, LABELS, ONNX_LABELS_KEY, OUTPUT, SIGNATURE, TITLES, TOLERANCE
 
 BATCH_SIZE = 2000
-# The largest probability difference from the classifier that an export may show. Both converters multiply the
-# pixels by 1/255 where the model divides by 255, which moves probabilities by about 1e-6; a broken export (NaN,
-# weights left out) is off by far more.
-TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from tests.helpers.data import install_tiny_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = str(Path(sys.executable).parent)
-STAGES = ("prepare", "train", "evaluate", "visualize", "export")  # in the order dvc repro runs them
+STAGES = ("prepare", "train", "evaluate", "visualize", "export", "card")  # in the order dvc repro runs them
 
 # What a copy of the project leaves behind: at the top, environments, data and outputs; anywhere, caches.
 _NOT_COPIED_AT_TOP = {".git", ".venv", ".dvc", "data", "models", "metrics", "plots", "bench", "node_modules"}

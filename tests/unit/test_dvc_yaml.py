@@ -143,7 +143,8 @@ def test_paths_module_and_dvc_yaml_agree():
     outputs = declared_outputs()
     for path in (paths.MODEL, paths.TEST_METRICS, paths.PER_CLASS_METRICS, paths.PREDICTIONS, paths.PLOTS_DIR):
         assert str(path) in outputs
-    for path in (paths.SAVED_MODEL, paths.ONNX_MODEL, paths.LITERT_MODEL, paths.EXPORT_METRICS, paths.MODEL_CARD):
+    exports = (paths.SAVED_MODEL, paths.ONNX_MODEL, paths.LITERT_MODEL, paths.EXPORT_FACTS, paths.EXPORT_METRICS)
+    for path in (*exports, paths.MODEL_CARD):
         assert str(path) in outputs
     assert str(paths.PREPARED_DIR) in outputs
     assert {str(paths.TRAIN_METRICS), str(results.TRAIN_CURVES_DIR.parent)} <= outputs

@@ -6,7 +6,13 @@ import pytest
 
 from mnist_dvc.core import paths
 from mnist_dvc.core.errors import DataError
-from mnist_dvc.core.results import ExportSpeed, read_export_speed, write_export_metrics, write_export_speed
+from mnist_dvc.core.results import (
+    ExportSpeed,
+    read_export_metrics,
+    read_export_speed,
+    write_export_metrics,
+    write_export_speed,
+)
 from tests.helpers.project import PROJECT_ROOT
 
 SPEED = ExportSpeed(
@@ -26,6 +32,9 @@ def test_the_export_metrics_hold_one_record_per_format(tmp_path):
     written = json.loads(path.read_text())
     assert written["saved_model"] == {"labels_equal": 10, "max_diff_ppm": 0.0}
     assert written["onnx"]["labels_equal"] == 9 and written["onnx"]["max_diff_ppm"] == pytest.approx(0.65)
+    assert read_export_metrics(path, ("saved_model", "onnx")) == {"saved_model": (10, 0.0), "onnx": (9, 6.5e-7)}
+    with pytest.raises(DataError, match=r"formats \['onnx', 'saved_model'\]; expected \['litert'"):
+        read_export_metrics(path, ("litert", "onnx", "saved_model"))
 
 
 def test_the_speed_record_reads_back_as_written_and_the_committed_one_reads(tmp_path):

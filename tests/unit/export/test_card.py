@@ -2,29 +2,22 @@
 measured on, and its Markdown laid out the same every time."""
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from mnist_dvc.core.results import ExportSpeed  # noqa: E402
-from mnist_dvc.data.datasets import load_dataset  # noqa: E402
-from mnist_dvc.export.card import (  # noqa: E402
-    CardRecord,
-    ExportFile,
-    confusable_pairs,
-    model_facts,
-    render_card,
-)
-from mnist_dvc.export.limits import Answer, Limits  # noqa: E402
-from mnist_dvc.export.runtimes import Agreement  # noqa: E402
-from mnist_dvc.model.network import build_model  # noqa: E402
-from tests.helpers.params import train_params  # noqa: E402
+from mnist_dvc.core.results import ExportSpeed
+from mnist_dvc.data.datasets import load_dataset
+from mnist_dvc.export.card import CardRecord, confusable_pairs, render_card
+from mnist_dvc.export.facts import Answer, ExportFile, Facts, Layer, Limits, ModelFacts, read_facts, write_facts
 
 
 def test_the_facts_count_every_weight_and_the_multiplies_of_dense_and_convolution_layers():
+    pytest.importorskip("keras")
+    from mnist_dvc.export.describe import model_facts
+    from mnist_dvc.model.network import build_model
+    from tests.helpers.params import train_params
+
     mlp = model_facts(build_model(train_params().model, (28, 28), 10))
     assert mlp.weights == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
     assert mlp.flops == 2 * (784 * 256 + 256 * 128 + 128 * 10)
@@ -60,6 +53,31 @@ SPEED = ExportSpeed(
     versions={"tensorflow": "2.21.0"},
 )
 
+FACTS = Facts(
+    model=ModelFacts(
+        layers=(Layer("Flatten", "784", 0), Layer("Dense 8, sigmoid", "8", 6280), Layer("Dense 10, sigmoid", "10", 90)),
+        weights=6370,
+        flops=2 * (784 * 8 + 8 * 10),
+        sigmoid_head=True,
+    ),
+    files={
+        "saved_model": ExportFile("models/saved_model", 1000, None),
+        "onnx": ExportFile("models/model.onnx", 1000, "a" * 64),
+        "litert": ExportFile("models/model.tflite", 1000, "b" * 64),
+    },
+    limits=Limits(
+        accuracy={"moved 3 pixels right and 3 down": 0.2},
+        blank=Answer(1, 5, 1.0, 0.4),
+        noise=Answer(1000, 3, 0.84, 0.73),
+    ),
+    versions={"tensorflow": "2.21.0", "tf2onnx": "1.17.0"},
+)
+
+
+def test_the_facts_read_back_as_the_export_stage_wrote_them(tmp_path):
+    write_facts(tmp_path / "facts.json", FACTS)
+    assert read_facts(tmp_path / "facts.json") == FACTS
+
 
 def record(dataset_name: str, speed: ExportSpeed | None = SPEED) -> CardRecord:
     dataset = load_dataset(dataset_name)
@@ -74,26 +92,15 @@ def record(dataset_name: str, speed: ExportSpeed | None = SPEED) -> CardRecord:
             "prepare": {"dataset": dataset_name, "val_fraction": 0.2},
             "train": {"model": {"family": "mlp"}},
         },
-        facts=model_facts(build_model(train_params("train.model.hidden_units=[8]").model, (28, 28), 10)),
+        facts=FACTS,
         model_md5="0" * 32,
         model_size=123456,
         split_sizes={"train": 480, "val": 120, "test": 100},
         test_metrics={"accuracy": 0.97, "loss": 0.1},
         per_class={name: scores for name in dataset.classes},
-        support={name: 10 for name in dataset.classes},
         actual=actual,
         predicted=predicted,
-        agreements={name: Agreement(100, 100, 6.6e-7) for name in ("saved_model", "onnx", "litert")},
-        files={
-            "saved_model": ExportFile(Path("models/saved_model"), 1000, None),
-            "onnx": ExportFile(Path("models/model.onnx"), 1000, "a" * 64),
-            "litert": ExportFile(Path("models/model.tflite"), 1000, "b" * 64),
-        },
-        limits=Limits(
-            accuracy={"moved 3 pixels right and 3 down": 0.2},
-            blank=Answer(1, 5, 1.0, 0.4),
-            noise=Answer(1000, 3, 0.84, 0.73),
-        ),
+        agreements={name: (100, 6.6e-7) for name in ("saved_model", "onnx", "litert")},
         speed=speed,
     )
 
@@ -104,9 +111,10 @@ def test_the_card_speaks_of_what_the_dataset_shows():
     fashion = render_card(record("fashion-mnist"))
     assert fashion.startswith("# Model card: a multilayer perceptron for articles of clothing\n")
     assert "digit" not in fashion.lower()
-    assert "| Ankle boot | 0.9700 |" in fashion
+    assert "| Ankle boot | 0.9700 | 0.9600 | 0.9650 | 10 |" in fashion
     assert "A black image: `Sandal`, with probability 0.40" in fashion
     assert "| T-shirt/top | Sandal | 1 |" in fashion  # the first test image, a 0, taken for a 5
+    assert "| ONNX | `models/model.onnx` | 0.00 MB | SHA-256 `" + "a" * 64 + "` | 100 of 100 | 6.6e-07 |" in fashion
 
 
 def test_the_speed_is_quoted_for_the_model_it_was_measured_on_only():
@@ -125,4 +133,4 @@ def test_the_layout_is_the_same_every_time_and_only_prose_is_wrapped():
     long = [line for line in lines if len(line) > 120]
     assert long and all(line.startswith(("|", "git log")) for line in long), long
     assert "```yaml\nseed: 42\nprepare:\n  dataset: mnist\n" in card
-    assert card.endswith("pinned in `requirements.lock`.\n")
+    assert card.endswith("all pinned in `requirements.lock`.\n")

@@ -7,7 +7,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from mnist_dvc.core.errors import ExportError  # noqa: E402
-from mnist_dvc.export.formats import FORMATS, write_exports, write_litert, write_onnx  # noqa: E402
+from mnist_dvc.export.contract import FORMATS  # noqa: E402
+from mnist_dvc.export.formats import write_exports, write_litert, write_onnx  # noqa: E402
 from mnist_dvc.export.runtimes import RUNNERS, Runner, check_export  # noqa: E402
 from mnist_dvc.model.inference import load_classifier  # noqa: E402
 from tests.helpers.data import CLASSES  # noqa: E402

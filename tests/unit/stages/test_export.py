@@ -1,5 +1,6 @@
-"""The export stage on a tiny run: what it writes, and how it refuses a missing or unfit model (one line, earlier
-outputs intact). The stages run in this process, but for one run as DVC runs it, in a process of its own."""
+"""The export and card stages on a tiny run: what they write, and how export refuses a missing or unfit model (one
+line, earlier outputs intact). The stages run in this process, but for one run as DVC runs it, in a process of its
+own."""
 
 import contextlib
 import json
@@ -18,7 +19,7 @@ from tests.helpers.data import CLASSES, install_tiny_dataset  # noqa: E402
 from tests.helpers.project import PROJECT_ROOT, tiny_params, write_params  # noqa: E402
 from tests.unit.stages.test_errors import assert_one_line_error  # noqa: E402
 
-OUTPUTS = (paths.SAVED_MODEL, paths.ONNX_MODEL, paths.LITERT_MODEL, paths.EXPORT_METRICS, paths.MODEL_CARD)
+OUTPUTS = (paths.SAVED_MODEL, paths.ONNX_MODEL, paths.LITERT_MODEL, paths.EXPORT_METRICS, paths.EXPORT_FACTS)
 
 
 @contextlib.contextmanager
@@ -45,12 +46,12 @@ def read_outputs(root):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A tiny run through prepare, train, evaluate and export."""
+    """A tiny run through prepare, train, evaluate, export and card."""
     root = tmp_path_factory.mktemp("exported")
     install_tiny_dataset(root)
     write_params(root, tiny_params())
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for stage in ("prepare", "train", "evaluate", "export"):
+        for stage in ("prepare", "train", "evaluate", "export", "card"):
             run_in(root, stage, monkeypatch)
     return root
 
@@ -62,8 +63,8 @@ def copy_of(exported, tmp_path):
     return root
 
 
-def test_the_stage_writes_every_format_their_agreement_and_the_card(exported):
-    for out in OUTPUTS:
+def test_export_writes_every_format_their_agreement_and_the_facts_and_card_the_card(exported):
+    for out in (*OUTPUTS, paths.MODEL_CARD):
         assert (exported / out).exists(), out
     metrics = json.loads((exported / paths.EXPORT_METRICS).read_text())
     assert sorted(metrics) == ["litert", "onnx", "saved_model"]
@@ -73,7 +74,14 @@ def test_the_stage_writes_every_format_their_agreement_and_the_card(exported):
     card = (exported / paths.MODEL_CARD).read_text()
     assert card.startswith("# Model card: a multilayer perceptron for tiny images\n")
     assert "| ONNX | `models/model.onnx` |" in card and "| 100 of 100 |" in card
+    assert "| Dense 32, sigmoid | 32 | 25,120 |" in card  # tiny_params' hidden units: [32, 16]
     assert "Not measured yet: `python -m bench.exports`" in card  # no bench/export_speed.json here
+
+
+def test_the_card_needs_what_export_measured(copy_of, monkeypatch):
+    (copy_of / paths.EXPORT_FACTS).unlink()
+    with pytest.raises(DataError, match="^models/export_facts.json: not found; run the stage that writes it first"):
+        run_in(copy_of, "card", monkeypatch)
 
 
 def test_a_missing_model_is_one_line_and_the_earlier_exports_stay(copy_of):
