@@ -2,8 +2,8 @@
 
 It reads files only: the params, the dataset's definition, the prepared splits, the model file (for its checksum),
 evaluate's results, what the export stage measured (metrics/export.json, models/export_facts.json) and the committed
-speed benchmark (bench/export_speed.json). It imports no TensorFlow, so it runs in a second. The card is kept in git,
-like the figures; DVC's run-cache therefore does not cover this stage, which runs again instead.
+speed benchmark (bench/export_speed.json). It imports no TensorFlow, so it runs in a fraction of a second. The card
+is kept in git, like the figures; DVC's run-cache therefore does not cover this stage, which runs again instead.
 """
 
 import hashlib
