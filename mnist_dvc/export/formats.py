@@ -2,7 +2,7 @@
 LiteRT (.tflite).
 
 All three come from one function, serve(images) -> {"probabilities"}: uint8 images of the size the model was trained
-on, white on black, in; the classifier's own probabilities out, which for a sigmoid output layer are the softmax of
+on, light on dark, in; the classifier's own probabilities out, which for a sigmoid output layer are the softmax of
 its logits (model/inference.py). The SavedModel holds it; ONNX (tf2onnx) and LiteRT (the TFLite converter) are
 converted from that SavedModel, so each format has the same contract, input `images`, output `probabilities`. The
 class names travel inside each file, where its format keeps such things: assets.extra/labels.txt in the SavedModel,
