@@ -17,7 +17,7 @@ import yaml
 from mnist_dvc.core import paths
 from mnist_dvc.core.results import ExportSpeed
 from mnist_dvc.data.datasets import Dataset
-from mnist_dvc.export.contract import INPUT, ONNX_LABELS_KEY, ONNX_OPSET, OUTPUT, TITLES, TOLERANCE
+from mnist_dvc.export.contract import FORMATS, INPUT, ONNX_LABELS_KEY, ONNX_OPSET, OUTPUT, TITLES, TOLERANCE
 from mnist_dvc.export.facts import Answer, Facts
 
 FAMILY_NAMES = {"mlp": "multilayer perceptron", "cnn": "convolutional network"}
@@ -132,8 +132,8 @@ of its {len(r.dataset.classes)} classes: {classes}.
 
 def _files(r: CardRecord) -> str:
     rows = [f"| Keras | `{paths.MODEL}` | {r.model_size / 1e6:.2f} MB | MD5 `{r.model_md5}` | the reference | |"]
-    for name, file in r.facts.files.items():
-        equal, difference = r.agreements[name]
+    for name in FORMATS:  # in this order, whatever the order of the file they were read from
+        file, (equal, difference) = r.facts.files[name], r.agreements[name]
         digest = f"SHA-256 `{file.sha256}`" if file.sha256 else "(a directory)"
         where = f"`{file.path}/`" if file.sha256 is None else f"`{file.path}`"
         rows.append(
@@ -244,7 +244,7 @@ the median time of a call with one image:
 
 def _use(r: CardRecord) -> str:
     limits, classes, name = r.facts.limits, r.dataset.classes, r.dataset.name
-    rows = "\n".join(f"| {change} | {value:.4f} |" for change, value in limits.accuracy.items())
+    rows = "\n".join(f"| {change} | {value:.4f} |" for change, value in limits.accuracy)
 
     def said(answer: Answer) -> str:
         return f"`{classes[answer.commonest]}`"

@@ -44,7 +44,7 @@ class Answer:
 
 @dataclass(frozen=True)
 class Limits:
-    accuracy: dict[str, float]  # on the test images changed in a way, by its description
+    accuracy: tuple[tuple[str, float], ...]  # on the test images changed in a way: (its description, accuracy)
     blank: Answer  # one black image
     noise: Answer  # images of uniform random pixels
 
@@ -58,6 +58,7 @@ class Facts:
 
 
 def write_facts(path: Path, facts: Facts) -> None:
+    """As JSON: mappings come back with their keys sorted, lists in their order."""
     write_json(path, asdict(facts))
 
 
@@ -75,11 +76,13 @@ def read_facts(path: Path) -> Facts:
             ),
             files={name: ExportFile(**file) for name, file in record["files"].items()},
             limits=Limits(
-                accuracy=dict(limits["accuracy"]), blank=Answer(**limits["blank"]), noise=Answer(**limits["noise"])
+                accuracy=tuple((str(change), float(value)) for change, value in limits["accuracy"]),
+                blank=Answer(**limits["blank"]),
+                noise=Answer(**limits["noise"]),
             ),
             versions=dict(record["versions"]),
         )
-    except (KeyError, TypeError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise DataError(
             f"{path}: not the facts the export stage writes ({error!r}); run it again (dvc repro)"
         ) from None

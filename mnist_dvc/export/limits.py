@@ -55,10 +55,10 @@ def answer(probabilities: np.ndarray) -> Answer:
 
 def measure_limits(classifier: Classifier, images: np.ndarray, labels: np.ndarray, seed: int) -> Limits:
     """The classifier on the test images changed in each way of CHANGES, on a blank image and on noise (seeded)."""
-    accuracy = {
-        description: float((classifier.probabilities(change(images)).argmax(axis=1) == labels).mean())
+    accuracy = tuple(
+        (description, float((classifier.probabilities(change(images)).argmax(axis=1) == labels).mean()))
         for description, change in CHANGES.items()
-    }
+    )
     shape = images.shape[1:]
     blank = answer(classifier.probabilities(np.zeros((1, *shape), np.uint8)))
     noise_images = np.random.default_rng(seed).integers(0, 256, size=(NOISE_IMAGES, *shape), dtype=np.uint8)

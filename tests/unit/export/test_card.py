@@ -66,7 +66,7 @@ FACTS = Facts(
         "litert": ExportFile("models/model.tflite", 1000, "b" * 64),
     },
     limits=Limits(
-        accuracy={"moved 3 pixels right and 3 down": 0.2},
+        accuracy=(("moved 3 pixels right and 3 down", 0.2), ("inverted: dark on light", 0.06)),
         blank=Answer(1, 5, 1.0, 0.4),
         noise=Answer(1000, 3, 0.84, 0.73),
     ),
@@ -115,6 +115,15 @@ def test_the_card_speaks_of_what_the_dataset_shows():
     assert "A black image: `Sandal`, with probability 0.40" in fashion
     assert "| T-shirt/top | Sandal | 1 |" in fashion  # the first test image, a 0, taken for a 5
     assert "| ONNX | `models/model.onnx` | 0.00 MB | SHA-256 `" + "a" * 64 + "` | 100 of 100 | 6.6e-07 |" in fashion
+
+
+def test_the_formats_and_the_changed_images_keep_their_order_through_the_facts_file(tmp_path):
+    write_facts(tmp_path / "facts.json", FACTS)
+    card = render_card(dataclasses.replace(record("mnist"), facts=read_facts(tmp_path / "facts.json")))
+    rows = [line.split(" | ")[0] for line in card.splitlines() if line.startswith("| ")]
+    formats = [row for row in rows if row in ("| Keras", "| TensorFlow SavedModel", "| ONNX", "| LiteRT")]
+    assert formats == ["| Keras", "| TensorFlow SavedModel", "| ONNX", "| LiteRT"]
+    assert card.index("| moved 3 pixels right and 3 down |") < card.index("| inverted: dark on light |")
 
 
 def test_the_speed_is_quoted_for_the_model_it_was_measured_on_only():
