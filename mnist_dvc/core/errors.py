@@ -23,3 +23,7 @@ class DownloadError(DataError):
 
 class TrainingError(PipelineError):
     """Training went wrong in a way the params can fix: the loss stopped being a finite number."""
+
+
+class ExportError(PipelineError):
+    """A converter cannot handle the model, or an exported model does not answer as the classifier does."""

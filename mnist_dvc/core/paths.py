@@ -14,6 +14,16 @@ PREDICTIONS = Path("data/predictions.csv")
 PLOTS_DIR = Path("plots")
 # The page template of `dvc plots show`, with Vega inlined (tools/plots_page.py); the sweep's page takes Vega from it.
 PLOTS_TEMPLATE = Path(".dvc/plots_offline.html")
+# The export stage's: the model in other formats, their agreement with the classifier, and what the card says of
+# the model that takes TensorFlow to find out; and the card stage's model card.
+SAVED_MODEL = Path("models/saved_model")
+ONNX_MODEL = Path("models/model.onnx")
+LITERT_MODEL = Path("models/model.tflite")
+EXPORT_METRICS = Path("metrics/export.json")
+EXPORT_FACTS = Path("models/export_facts.json")
+MODEL_CARD = Path("MODEL_CARD.md")
+# Inference speed of each format, as bench/exports.py measured it: committed, for the card to quote.
+EXPORT_SPEED = Path("bench/export_speed.json")
 
 
 def raw_dir(dataset: str) -> Path:

@@ -1,4 +1,5 @@
-"""TensorFlow's start-up lines kept off stderr, for every stage: one import hook, installed by the package."""
+"""TensorFlow's start-up lines kept off stderr, for every stage: one import hook, installed by the package; and a
+context for the few later calls whose C++ logs ignore TF_CPP_MIN_LOG_LEVEL."""
 
 import contextlib
 import ctypes
@@ -25,6 +26,7 @@ _SEVERITIES = b"IWEF"
 _LOG_LINE = re.compile(
     rb"([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "  # absl: E0000 00:00:1796000155.882810  20406 a.cc:52]
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) "  # older TensorFlow: 2024-01-31 12:00:00.000001: E
+    rb"|(INFO|WARNING|ERROR): "  # LiteRT's own logger: INFO: Created TensorFlow Lite XNNPACK delegate for CPU.
 )
 _ABSL_HEADER = b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 
@@ -50,15 +52,16 @@ def _keep(line: bytes, level: int, no_driver: bool) -> bool:
     match = _LOG_LINE.match(line)
     if match is None:
         return True
-    severity = _SEVERITIES.index(match[1] or match[2])
+    severity = _SEVERITIES.index((match[1] or match[2] or match[3])[:1])
     if no_driver and b"failed call to cuInit" in line:
         return False
     return severity >= level
 
 
 @contextlib.contextmanager
-def _stderr_filtered(level: int, no_driver: bool):
-    """Collect what is written to file descriptor 2 meanwhile, then write it back less the lines _keep drops."""
+def _stderr_filtered(level: int, no_driver: bool, silent_on_error: bool = False):
+    """Collect what is written to file descriptor 2 meanwhile, then write it back less the lines _keep drops; none of
+    it if silent_on_error and the block raised."""
     with contextlib.suppress(AttributeError, ValueError, OSError):
         sys.stderr.flush()
     try:
@@ -68,18 +71,32 @@ def _stderr_filtered(level: int, no_driver: bool):
         return
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
+        failed = False
         try:
             yield
+        except BaseException:
+            failed = True
+            raise
         finally:
             with contextlib.suppress(AttributeError, ValueError, OSError):
                 sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
-            kept = b"".join(line for line in capture.read().splitlines(keepends=True) if _keep(line, level, no_driver))
+            lines = [] if failed and silent_on_error else capture.read().splitlines(keepends=True)
+            kept = b"".join(line for line in lines if _keep(line, level, no_driver))
             with contextlib.suppress(OSError):
                 while kept:
                     kept = kept[os.write(2, kept) :]
+
+
+def native_logs_filtered(silent_on_error: bool = False) -> contextlib.AbstractContextManager:
+    """A context in which what TensorFlow's and LiteRT's C++ code logs below TF_CPP_MIN_LOG_LEVEL is dropped, for the
+    calls that log where the level does not reach (a LiteRT interpreter's first call: "INFO: Created TensorFlow Lite
+    XNNPACK delegate for CPU."); and, if silent_on_error, everything they wrote when they raise, for calls whose
+    exception says it in fewer words (the TFLite converter's dump of the model when it cannot convert an op)."""
+    level = _min_log_level()
+    return _stderr_filtered(level, False, silent_on_error) if level > 0 else contextlib.nullcontext()
 
 
 class _QuietTensorFlowImport:

@@ -7,7 +7,7 @@ name the same files (a test checks that they match).
 """
 
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +152,71 @@ def _mapping(value: object, path: Path, expected: str) -> dict:
     if not isinstance(value, dict):
         raise DataError(f"{path}: found {type(value).__name__}; expected {expected}")
     return value
+
+
+def write_export_metrics(path: Path, agreements: dict[str, tuple[int, float]]) -> None:
+    """By format: how many of its labels on the test images equal data/predictions.csv's, and its largest probability
+    difference from the classifier that evaluate uses, in millionths (ppm): `dvc metrics show` rounds to five
+    decimals, and the differences are about 1e-6."""
+    write_json(
+        path,
+        {
+            name: {"labels_equal": int(equal), "max_diff_ppm": difference * 1e6}
+            for name, (equal, difference) in agreements.items()
+        },
+    )
+
+
+def read_export_metrics(path: Path, formats: tuple[str, ...]) -> dict[str, tuple[int, float]]:
+    """The export stage's metrics of each format: labels equal to evaluate's, and the largest probability difference
+    (back from millionths)."""
+    expected = '{"<format>": {"labels_equal": count, "max_diff_ppm": number}, ...}'
+    record = _mapping(read_json(path), path, expected)
+    if sorted(record) != sorted(formats):
+        raise DataError(f"{path}: formats {sorted(record)}; expected {sorted(formats)}; run the export stage again")
+    agreements = {}
+    for name in formats:
+        entry = _mapping(record[name], path, expected)
+        equal = _number(entry.get("labels_equal"), path, f"{name}.labels_equal")
+        agreements[name] = (int(equal), _number(entry.get("max_diff_ppm"), path, f"{name}.max_diff_ppm") / 1e6)
+    return agreements
+
+
+@dataclass(frozen=True)
+class ExportSpeed:
+    """Inference speed of the model in each runtime, as bench/exports.py measured it, and on what."""
+
+    model_md5: str  # of the .keras file the exports were made from, as dvc.lock records it
+    machine: str
+    threads: int
+    batch_size: int
+    images_per_s: dict[str, float]  # by runtime: keras and each exported format
+    single_image_ms: dict[str, float]  # one image a call, the median call
+    versions: dict[str, str]
+
+
+def write_export_speed(path: Path, speed: ExportSpeed) -> None:
+    write_json(path, asdict(speed))
+
+
+def read_export_speed(path: Path) -> ExportSpeed:
+    """The committed benchmark result the model card quotes, checked."""
+    expected = "the JSON that python -m bench.exports writes"
+    record = _mapping(read_json(path), path, expected)
+    missing = [field.name for field in fields(ExportSpeed) if field.name not in record]
+    if missing:
+        raise DataError(f"{path}: has no {missing[0]}; expected {expected}")
+    for key in ("images_per_s", "single_image_ms"):
+        rates = _mapping(record[key], path, f"{key}: a mapping of runtime to number")
+        record[key] = {runtime: _number(value, path, f"{key}.{runtime}") for runtime, value in rates.items()}
+    if record["images_per_s"].keys() != record["single_image_ms"].keys():
+        raise DataError(f"{path}: images_per_s and single_image_ms name different runtimes; expected the same")
+    for key in ("model_md5", "machine"):
+        if not isinstance(record[key], str):
+            raise DataError(f"{path}: {key} = {record[key]!r}; expected a string")
+    for key in ("threads", "batch_size"):
+        if not isinstance(record[key], int) or isinstance(record[key], bool) or record[key] < 1:
+            raise DataError(f"{path}: {key} = {record[key]!r}; expected an integer >= 1")
+    versions = _mapping(record["versions"], path, "versions: a mapping of package to version")
+    record["versions"] = {str(name): str(version) for name, version in versions.items()}
+    return ExportSpeed(**{field.name: record[field.name] for field in fields(ExportSpeed)})

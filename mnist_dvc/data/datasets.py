@@ -27,6 +27,7 @@ class Dataset:
     image_shape: tuple[int, int]
     classes: tuple[str, ...]
     files: dict[str, RawFile]
+    subject: str  # what the images show, in the plural, for the model card: "handwritten digits"
 
 
 def load_dataset(name: str, path: Path = DATASETS_FILE, named_by: str = "params.yaml: prepare.dataset") -> Dataset:
@@ -51,12 +52,16 @@ def load_dataset(name: str, path: Path = DATASETS_FILE, named_by: str = "params.
     if not isinstance(files, dict) or set(files) != set(ROLES):
         found = sorted(files) if isinstance(files, dict) else files
         raise ParamsError(f"{where}.files = {found!r}; expected exactly: {', '.join(ROLES)}")
+    subject = entry.get("subject", f"{name} images")
+    if not (isinstance(subject, str) and subject.strip()):
+        raise ParamsError(f"{where}.subject = {subject!r}; expected what the images show, such as 'handwritten digits'")
     return Dataset(
         name=name,
         mirrors=tuple(mirrors),
         image_shape=(shape[0], shape[1]),
         classes=tuple(classes),
         files={role: _raw_file(f"{where}.files.{role}", files[role]) for role in ROLES},
+        subject=subject,
     )
 
 

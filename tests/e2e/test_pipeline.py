@@ -1,11 +1,14 @@
 """End to end: the real `dvc repro` in a temporary git repository, on tiny generated data."""
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from mnist_dvc.core.results import curve_file
 from stages.visualize import FIGURES
 from tests.helpers.project import (
     DEFAULT_SIGNALS,
+    PROJECT_ROOT,
     STAGES,
     cached_stages,
     make_project,
@@ -29,6 +33,14 @@ from tests.helpers.project import (
 
 def read_metrics(root):
     return {name: (root / "metrics" / name).read_bytes() for name in ("train.json", "test.json", "per_class.json")}
+
+
+def read_exports(root):
+    """Every file of the exports, their metrics and the model card, by path."""
+    files = [root / "models/model.onnx", root / "models/model.tflite", root / "models/export_facts.json"]
+    files += [root / "metrics/export.json"]
+    files += [root / "MODEL_CARD.md", *sorted((root / "models/saved_model").rglob("*"))]
+    return {str(path.relative_to(root)): path.read_bytes() for path in files if path.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +89,43 @@ def test_repro_runs_every_stage_and_writes_every_output(reproduced):
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], root).stdout)
     assert json.dumps(shown).count('"accuracy"') >= 3
     table = run(["dvc", "metrics", "show"], root).stdout.splitlines()
-    assert len(table) == 3 and max(len(line) for line in table) <= 120, "two short rows: training and test"
+    assert [line.split()[0] for line in table[1:]] == ["metrics/train.json", "metrics/test.json", "metrics/export.json"]
+    for name in ("saved_model", "onnx", "litert"):
+        assert f"{name}.labels_equal" in table[0] and f"{name}.max_diff_ppm" in table[0]
+
+    for path in ("models/saved_model/saved_model.pb", "models/model.onnx", "models/model.tflite", "MODEL_CARD.md"):
+        assert (root / path).stat().st_size > 0, path
+    exported = json.loads((root / "metrics/export.json").read_text())
+    assert {name: record["labels_equal"] for name, record in exported.items()} == dict.fromkeys(
+        ("litert", "onnx", "saved_model"), 100
+    )
+    card = (root / "MODEL_CARD.md").read_text()
+    model_md5 = hashlib.md5((root / "models/model.keras").read_bytes()).hexdigest()
+    assert f"md5: {model_md5}" in (root / "dvc.lock").read_text() and f"MD5 `{model_md5}`" in card
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", path.read_text(), re.S | re.M)
+
+
+def test_the_snippets_of_the_docs_run_as_written_on_the_exports_without_the_project(reproduced, tmp_path):
+    """Every Python block of docs/exporting.md in turn (each printing its answer), then the README's, where a project
+    keeps the exports (models/) but this project's code cannot be imported."""
+    root, _ = reproduced
+    shutil.copytree(root / "models", tmp_path / "models")
+    (readme,) = [block for block in python_blocks(PROJECT_ROOT / "README.md") if "onnxruntime" in block]
+    answers = [
+        f"print('README:', {name}.argmax(axis=1).tolist())" for name in ("by_onnx", "by_litert", "by_saved_model")
+    ]
+    script = "\n".join([*python_blocks(PROJECT_ROOT / "docs/exporting.md"), readme, *answers, "import mnist_dvc"])
+    env = {key: value for key, value in project_env().items() if key != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.stderr.rstrip().endswith("No module named 'mnist_dvc'"), result.stderr
+    (label,) = {line.split(":", 1)[1].strip(" []'") for line in result.stdout.splitlines()}
+    assert result.stdout.splitlines() == [
+        *(f"{runtime}: ['{label}']" for runtime in ("ONNX", "LiteRT", "SavedModel")),
+        *[f"README: [{label}]"] * 3,
+    ]
 
 
 def test_second_repro_runs_nothing(copy_of):
@@ -86,11 +134,12 @@ def test_second_repro_runs_nothing(copy_of):
     assert "Data and pipelines are up to date" in output
 
 
-def test_same_params_give_byte_identical_metrics(copy_of):
-    before = read_metrics(copy_of)
+def test_same_params_give_byte_identical_metrics_exports_and_card(copy_of):
+    before = read_metrics(copy_of), read_exports(copy_of)
     output = run(["dvc", "repro", "--force", "--downstream", "train"], copy_of).stdout
-    assert "train" in ran_stages(output)
-    assert read_metrics(copy_of) == before
+    assert "train" in ran_stages(output) and "export" in ran_stages(output)
+    assert (read_metrics(copy_of), read_exports(copy_of)) == before
+    assert json.loads(run(["dvc", "status", "--json"], copy_of).stdout) == {}
 
 
 def test_a_different_seed_gives_different_metrics(copy_of):
@@ -178,13 +227,17 @@ def test_a_cnn_with_augmentation_and_every_recipe_is_deterministic_end_to_end(co
     run(["git", "add", "-A"], copy_of)
     run(["git", "commit", "-qm", "baseline run"], copy_of)
     output = run(["dvc", "exp", "run", "-n", "cnn", *(arg for o in CNN_RECIPE for arg in ("-S", o))], copy_of).stdout
-    assert [s for s in ran_stages(output) if s in STAGES] == ["train", "evaluate", "visualize"]
+    assert [s for s in ran_stages(output) if s in STAGES] == ["train", "evaluate", "visualize", "export", "card"]
     first = read_metrics(copy_of)
     assert json.loads(first["test.json"])["test"]["accuracy"] > 0.2, "better than chance"
+
+    exports = read_exports(copy_of)
+    assert "| BatchNormalization |" in exports["MODEL_CARD.md"].decode()
 
     output = run(["dvc", "repro", "--force", "--downstream", "train"], copy_of).stdout
     assert "train" in ran_stages(output)
     assert read_metrics(copy_of) == first
+    assert read_exports(copy_of) == exports, "tf2onnx's names and the SavedModel's fingerprint, normalised"
 
     predicted = run(["python", "-m", "mnist_dvc.apps.predict", "--json", "examples/four_chalk.png"], copy_of).stdout
     assert json.loads(predicted.splitlines()[0])["path"] == "examples/four_chalk.png"
@@ -297,23 +350,28 @@ def test_a_failed_stage_keeps_every_earlier_output(copy_of, stage, section, key,
     assert read_outputs(copy_of) == before
 
 
+# Every stage that the params reach but the model card's: DVC's run-cache covers no stage that keeps in git an output
+# other than a metric or a plot, so the card stage, which reads files only, runs again (and writes the same card).
+RUN_CACHED = ["train", "evaluate", "visualize", "export"]
+
+
 def test_a_params_set_seen_before_comes_back_from_the_run_cache(copy_of):
     before = read_outputs(copy_of)
     set_param(copy_of, "train.epochs", 3)
-    assert ran_stages(run(["dvc", "repro"], copy_of).stdout) == ["check", "train", "evaluate", "visualize"]
+    assert ran_stages(run(["dvc", "repro"], copy_of).stdout) == ["check", *RUN_CACHED, "card"]
     assert read_outputs(copy_of) != before
 
     # The check, which has a persist output and so no run-cache, runs again: a second, not a training.
     set_param(copy_of, "train.epochs", 5)
     output = run(["dvc", "repro"], copy_of).stdout
-    assert ran_stages(output) == ["check"] and cached_stages(output) == ["train", "evaluate", "visualize"], output
+    assert ran_stages(output) == ["check", "card"] and cached_stages(output) == RUN_CACHED, output
     assert read_outputs(copy_of) == before
 
     run(["git", "add", "-A"], copy_of)
     run(["git", "commit", "-qm", "baseline run"], copy_of)
     run(["dvc", "exp", "run", "-S", "train.epochs=3"], copy_of)
     output = run(["dvc", "exp", "run", "-S", "train.epochs=5"], copy_of).stdout
-    assert ran_stages(output) == ["check"] and cached_stages(output) == ["train", "evaluate", "visualize"], output
+    assert ran_stages(output) == ["check", "card"] and cached_stages(output) == RUN_CACHED, output
     assert read_outputs(copy_of) == before
 
 

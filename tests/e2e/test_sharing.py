@@ -186,6 +186,29 @@ def test_the_model_is_an_artifact_that_dvc_artifacts_get_fetches(shared, tmp_pat
     assert (tmp_path / "model.keras").read_bytes() == (first / "models/model.keras").read_bytes()
 
 
+EXPORTS = {"mnist-classifier-onnx": "models/model.onnx", "mnist-classifier-litert": "models/model.tflite"}
+
+
+def test_each_export_is_an_artifact_that_dvc_artifacts_get_fetches_by_version_offline(copy_of_first, tmp_path):
+    """From a bare git repository and a DVC remote both reachable by path, as a shared folder would be, once the
+    workspace that made the exports, and its cache, have gone."""
+    exports = {name: (copy_of_first / path).read_bytes() for name, path in EXPORTS.items()}
+    run(["dvc", "remote", "modify", "storage", "url", str(tmp_path / "shared-storage")], copy_of_first)
+    run(["git", "commit", "-qam", "the DVC remote: a shared folder"], copy_of_first)
+    run(["git", "clone", "-q", "--bare", str(copy_of_first), str(tmp_path / "shared.git")], tmp_path)
+    run(["dvc", "push"], copy_of_first)
+    for name in EXPORTS:
+        run(["git", "tag", "-a", f"{name}@v1.1.0", "-m", f"Registering artifact {name} v1.1.0"], copy_of_first)
+        run(["git", "push", "-q", str(tmp_path / "shared.git"), f"{name}@v1.1.0"], copy_of_first)
+    shutil.rmtree(copy_of_first)
+
+    for name, path in EXPORTS.items():
+        fetched = tmp_path / name
+        fetched.mkdir()
+        run(["dvc", "artifacts", "get", str(tmp_path / "shared.git"), name, "--rev", "v1.1.0"], fetched)
+        assert (fetched / Path(path).name).read_bytes() == exports[name]
+
+
 def wait_for_queue(root: Path, timeout: float = 600) -> str:
     """Wait until no queued experiment is queued or running; return `dvc queue status`."""
     deadline = time.monotonic() + timeout

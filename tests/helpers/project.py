@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from mnist_dvc.core.params import compose
+from mnist_dvc.core.paths import EXPORT_SPEED
 from tests.helpers.data import install_tiny_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = str(Path(sys.executable).parent)
-STAGES = ("prepare", "train", "evaluate", "visualize")
+STAGES = ("prepare", "train", "evaluate", "visualize", "export", "card")  # in the order dvc repro runs them
 
 # What a copy of the project leaves behind: at the top, environments, data and outputs; anywhere, caches.
 _NOT_COPIED_AT_TOP = {".git", ".venv", ".dvc", "data", "models", "metrics", "plots", "bench", "node_modules"}
@@ -42,6 +43,9 @@ def make_project(root: Path) -> Path:
     """The project's code in a new git repository at root, with the tiny dataset in data/raw/ (recorded by DVC at
     the first `dvc repro`), and committed."""
     shutil.copytree(PROJECT_ROOT, root, ignore=_not_copied)
+    # Of bench/, the one file the pipeline reads: the export stage's card quotes it.
+    (root / EXPORT_SPEED).parent.mkdir()
+    shutil.copy(PROJECT_ROOT / EXPORT_SPEED, root / EXPORT_SPEED)
     install_tiny_dataset(root)
     set_defaults(root, TINY)
     run(["git", "init", "-q", "-b", "main"], root)
@@ -145,7 +149,7 @@ def cached_stages(output: str) -> list[str]:
 
 def read_outputs(root: Path) -> dict[str, bytes]:
     """Every file that a stage writes, by path: what a failed or interrupted run must leave as it was."""
-    outputs = ["models/model.keras", "data/predictions.csv", "metrics", "plots", "data/prepared"]
+    outputs = ["models", "data/predictions.csv", "metrics", "plots", "data/prepared", "MODEL_CARD.md"]
     # Hidden names are temporary files of a run in progress, never outputs.
     files = [path for out in outputs for path in sorted((root / out).rglob("*")) if path.is_file()]
     files = [path for path in files if not any(part.startswith(".") for part in path.relative_to(root).parts)]

@@ -20,7 +20,8 @@ ROOMS = {
     "data": {"core", "data"},
     "model": {"core", "model"},
     "report": {"core", "report"},
-    "apps": {"core", "data", "model", "report", "apps"},
+    "export": {"core", "data", "model", "export"},
+    "apps": {"core", "data", "model", "report", "export", "apps"},
 }
 
 
@@ -163,5 +164,15 @@ def test_paths_module_and_dvc_yaml_agree():
     outputs = declared_outputs()
     for path in (paths.MODEL, paths.TEST_METRICS, paths.PER_CLASS_METRICS, paths.PREDICTIONS, paths.PLOTS_DIR):
         assert str(path) in outputs
+    exports = (paths.SAVED_MODEL, paths.ONNX_MODEL, paths.LITERT_MODEL, paths.EXPORT_FACTS, paths.EXPORT_METRICS)
+    for path in (*exports, paths.MODEL_CARD):
+        assert str(path) in outputs
     assert str(paths.PREPARED_DIR) in outputs
     assert {str(paths.TRAIN_METRICS), str(results.TRAIN_CURVES_DIR.parent)} <= outputs
+
+
+def test_every_artifact_is_a_stage_output():
+    outputs = declared_outputs()
+    artifacts = {artifact["path"] for artifact in PIPELINE["artifacts"].values()}
+    assert artifacts == {str(path) for path in (paths.MODEL, paths.SAVED_MODEL, paths.ONNX_MODEL, paths.LITERT_MODEL)}
+    assert artifacts <= outputs

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from mnist_dvc.core import quiet
 from tests.helpers.project import PROJECT_ROOT
 
@@ -91,6 +93,20 @@ def test_the_filter_drops_only_log_lines_below_the_level():
     assert quiet._keep(error, 2, no_driver=True)
     assert quiet._keep(warning, 1, no_driver=True) and not quiet._keep(pre_init, 1, no_driver=True)
     assert not quiet._keep(error, 3, no_driver=False)
+    litert = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+    assert not quiet._keep(litert, 1, no_driver=False) and quiet._keep(litert, 0, no_driver=False)
+    assert quiet._keep(b"ERROR: a LiteRT error\n", 2, no_driver=False)
+
+
+def test_a_call_that_raises_can_leave_nothing_it_wrote(capfd, monkeypatch):
+    """The TFLite converter dumps the graph when it fails, and its exception says what failed in one line."""
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    with pytest.raises(ValueError), quiet.native_logs_filtered(silent_on_error=True):
+        os.write(2, b"a dump of the graph\n")
+        raise ValueError("the op that failed")
+    with quiet.native_logs_filtered(silent_on_error=True):
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nkept\n")
+    assert capfd.readouterr().err == "kept\n"
 
 
 def test_the_filter_writes_back_what_it_keeps_in_order(capfd):

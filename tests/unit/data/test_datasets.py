@@ -18,6 +18,14 @@ def test_project_definitions_are_valid():
         assert all(mirror.startswith("http") for mirror in dataset.mirrors)
 
 
+def test_the_subject_is_what_the_images_show_and_has_a_default(tmp_path):
+    assert load_dataset("mnist").subject == "handwritten digits"
+    assert load_dataset("fashion-mnist").subject == "articles of clothing"
+    path = tmp_path / "datasets.yaml"
+    path.write_text(yaml.safe_dump({"tiny": dataset_entry(tiny_payloads(20, 10))}))
+    assert load_dataset("tiny", path).subject == "tiny images"
+
+
 def test_unknown_dataset_lists_the_known_ones():
     with pytest.raises(ParamsError, match="prepare.dataset = 'cifar'.*mnist, fashion-mnist"):
         load_dataset("cifar")
@@ -31,6 +39,7 @@ def test_unknown_dataset_lists_the_known_ones():
         (lambda e: e.update(classes=["only"]), "classes"),
         (lambda e: e["files"].pop("test_labels"), "files"),
         (lambda e: e["files"]["test_labels"].update(idx_sha256="abc"), "64 lowercase hex"),
+        (lambda e: e.update(subject=""), "subject = ''; expected what the images show"),
     ],
 )
 def test_malformed_definitions_are_rejected(tmp_path, change, message):
