@@ -417,7 +417,7 @@ def test_any_spelling_of_a_small_learning_rate_trains_and_a_diverging_one_keeps_
     run(["git", "commit", "-qm", "baseline run"], copy_of)
     output = run(["dvc", "exp", "run", "-S", "train.learning_rate=0.00001"], copy_of).stdout
     assert "learning_rate: 1.0e-05" in (copy_of / "params.yaml").read_text(), "DVC writes it as YAML 1.2 does"
-    assert ran_stages(output) == ["check", "train", "evaluate", "visualize"]
+    assert ran_stages(output) == ["check", "train", "evaluate", "visualize", "export", "card"]
     last_good = read_outputs(copy_of)
 
     result = run(["dvc", "exp", "run", "-S", "train.learning_rate=1e38"], copy_of, check=False)

@@ -106,11 +106,14 @@ def setup(tmp_path_factory):
     base = tmp_path_factory.mktemp("sweep")
     driver = make_project(base / "driver")
     set_defaults(driver, {"train.epochs": 1})
-    # The figures take seconds per trial and tell nothing about sweeps: this pipeline stops at evaluate.
+    # The figures and exports take seconds per trial and tell nothing about sweeps: this pipeline stops at evaluate.
     pipeline = yaml.safe_load((driver / "dvc.yaml").read_text())
-    del pipeline["stages"]["visualize"]
+    for stage in ("visualize", "export", "card"):
+        del pipeline["stages"][stage]
     (driver / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
-    run(["git", "commit", "-qam", "one epoch, no figures"], driver)
+    run(["dvc", "repro", "-q", "check"], driver)  # records the raw data in dvc.lock, which the workers pull
+    run(["git", "add", "-A"], driver)
+    run(["git", "commit", "-qm", "one epoch, no figures, the raw data recorded"], driver)
     run(["git", "clone", "-q", "--bare", str(driver), str(base / "origin.git")], base)
     run(["git", "remote", "add", "origin", str(base / "origin.git")], driver)
     run(["git", "fetch", "-q", "origin"], driver)
@@ -248,7 +251,7 @@ def test_a_machine_without_the_remote_or_the_data_gets_one_line(setup, tmp_path,
     base, driver, _ = setup
     monkeypatch.setenv(worker.CLONES_ENV, str(tmp_path / "clones"))
     commit = run(["git", "rev-parse", "HEAD"], driver).stdout.strip()
-    data = ("data/raw/tiny.dvc",)
+    data = ("data/raw/tiny",)
     metrics = ("metrics/test.json",)
     job = worker.Job(str(base / "origin.git"), commit, str(tmp_path / "nowhere"), "storage", data, metrics)
     outcome = worker.check(job)

@@ -194,7 +194,9 @@ def _job(options: Options, commit: str) -> tuple[Job, tuple[str, str] | None]:
     """Where the workers get the project and send their results, and where the driver pulls them from."""
     head_params = repository.head_params()
     dataset = head_params.get("prepare", {}).get("dataset")
-    data = (f"{paths.raw_dir(dataset)}.dvc",) if dataset else ()
+    data = (paths.raw_dir(dataset).as_posix(),) if dataset else ()
+    for raw_dir in data:
+        repository.check_data_recorded(raw_dir)
     if options.scheduler is None:
         job = Job(str(Path.cwd()), commit, repository.cache_dir(), LOCAL_REMOTE_NAME, data, METRICS_FILES)
         return job, None

@@ -13,6 +13,8 @@ from mnist_dvc.core.params import parse_yaml
 
 # Hydra's output, composed by `dvc exp run` from conf/: what a trial ran with.
 PARAMS_FILE = "params.yaml"
+# Where DVC records the check stage's output, the raw data that the workers pull.
+LOCK_FILE = "dvc.lock"
 
 
 def git(*args: str, check: bool = True) -> str:
@@ -52,6 +54,20 @@ def head_params() -> dict[str, Any]:
         return parse_yaml(git("show", f"HEAD:{PARAMS_FILE}", check=False) or "{}", f"HEAD:{PARAMS_FILE}")
     except ParamsError:
         return {}
+
+
+def check_data_recorded(raw_dir: str) -> None:
+    """The workers pull the raw data that HEAD's dvc.lock records; without a record they have nothing to pull."""
+    try:
+        lock = parse_yaml(git("show", f"HEAD:{LOCK_FILE}", check=False) or "{}", f"HEAD:{LOCK_FILE}")
+    except ParamsError:
+        lock = {}
+    outs = lock.get("stages", {}).get("check", {}).get("outs", [])
+    if not any(raw_dir == out.get("path") or raw_dir.startswith(f"{out.get('path')}/") for out in outs):
+        raise SweepError(
+            f"{raw_dir}: not recorded in HEAD's {LOCK_FILE}, so the workers cannot pull it; "
+            f"run `dvc repro check`, commit {LOCK_FILE}, then `dvc push`"
+        )
 
 
 def uncommitted() -> list[str]:

@@ -58,7 +58,7 @@ class Job:
     commit: str  # the sweep's baseline
     dvc_remote: str  # the DVC remote's URL, as this machine should reach it
     remote_name: str  # its name in the clones' .dvc/config.local
-    data: tuple[str, ...]  # the .dvc files of the raw data, checked before the first trial
+    data: tuple[str, ...]  # the raw data's folders (the check stage's output), pulled before the first trial
     metrics: tuple[str, ...]  # the metrics files a trial reports
 
 
@@ -79,13 +79,7 @@ def check(job: Job) -> dict:
         with slot(job) as clone:
             tools = _tools()
             checkout(job, clone)
-            for target in job.data:
-                result = _run([tools["dvc"], "pull", "--quiet", target], clone, _env(tools))
-                if result.returncode:
-                    raise Unusable(
-                        f"{target.removesuffix('.dvc')}: not in the DVC remote {job.dvc_remote} "
-                        f"({_last_line(result.stdout)}); dvc push it from a clone that has it"
-                    )
+            pull_data(job, clone, tools)
     except Unusable as error:
         return {"host": socket.gethostname(), "status": UNUSABLE, "error": str(error)}
     return {"host": socket.gethostname(), "status": FINISHED, "seconds": time.monotonic() - started}
@@ -99,6 +93,7 @@ def run_trial(job: Job, name: str, overrides: tuple[str, ...], message: str) -> 
         with slot(job) as clone:
             tools = _tools()
             checkout(job, clone)
+            pull_data(job, clone, tools)
             report["seconds"]["setup"] = time.monotonic() - clock
             timings = clone.parent / f"{clone.name}.timings"
             timings.unlink(missing_ok=True)
@@ -175,6 +170,19 @@ def checkout(job: Job, clone: Path) -> None:
     local_config = clone / ".dvc" / "config.local"
     if not local_config.is_file() or local_config.read_text(encoding="utf-8") != config:
         local_config.write_text(config, encoding="utf-8")
+
+
+def pull_data(job: Job, clone: Path, tools: dict[str, str]) -> None:
+    """The raw data in the clone, from the DVC remote, once per clone: `git clean` leaves it, as DVC ignores it."""
+    for target in job.data:
+        if (clone / target).is_dir():
+            continue
+        result = _run([tools["dvc"], "pull", "--quiet", target], clone, _env(tools))
+        if result.returncode:
+            raise Unusable(
+                f"{target}: not in the DVC remote {job.dvc_remote} ({_last_line(result.stdout)}); "
+                "dvc push it from a clone that has it"
+            )
 
 
 def share(clone: Path, name: str, tools: dict[str, str]) -> str | None:
