@@ -142,11 +142,11 @@ def test_same_params_give_byte_identical_metrics_exports_and_card(copy_of):
     assert json.loads(run(["dvc", "status", "--json"], copy_of).stdout) == {}
 
 
-def test_a_different_seed_gives_different_metrics(copy_of):
+def test_a_different_seed_gives_a_different_split_and_model(copy_of):
     before = read_metrics(copy_of)
     set_param(copy_of, "seed", 43)
-    output = run(["dvc", "repro"], copy_of).stdout
-    assert [s for s in ran_stages(output) if s in STAGES] == list(STAGES)
+    output = run(["dvc", "repro", "train"], copy_of).stdout
+    assert ran_stages(output) == ["check", "prepare", "train"]
     after = read_metrics(copy_of)
     assert after["train.json"] != before["train.json"]
 
@@ -172,7 +172,8 @@ def experiments(root):
 def test_experiments_with_different_params_are_both_shown(copy_of):
     run(["git", "add", "-A"], copy_of)
     run(["git", "commit", "-qm", "baseline run"], copy_of)
-    first = run(["dvc", "exp", "run", "-n", "relu", "-S", "train.model.hidden_activation=relu"], copy_of)
+    # As far as evaluate, whose metrics the table shows: the figures and exports have tests of their own.
+    first = run(["dvc", "exp", "run", "-n", "relu", "-S", "train.model.hidden_activation=relu", "evaluate"], copy_of)
     assert "Epoch 5/5" in first.stdout, "Keras' per-epoch lines must reach the console live"
     run(
         [
@@ -187,6 +188,7 @@ def test_experiments_with_different_params_are_both_shown(copy_of):
             "train.model.hidden_units=[64,32]",
             "-S",
             "train.epochs=3",
+            "evaluate",
         ],
         copy_of,
     )
@@ -281,13 +283,17 @@ INTERRUPTIONS = {
 }
 
 
+# Epochs of the last good run that an interrupted one must not replace; a run is stopped (SIGSTOP) at its third.
+LONG_RUN = 20
+
+
 def test_interrupted_training_keeps_the_last_good_outputs_and_recovers(copy_of):
-    set_param(copy_of, "train.epochs", 40)
+    set_param(copy_of, "train.epochs", LONG_RUN)
     set_param(copy_of, "train.batch_size", 8)
     run(["dvc", "repro"], copy_of)
     last_good = read_outputs(copy_of)
 
-    set_param(copy_of, "train.epochs", 41)
+    set_param(copy_of, "train.epochs", LONG_RUN + 1)
     for signal_number, (message, exit_statuses) in INTERRUPTIONS.items():
         output = interrupt_training(copy_of, signal_number)
         assert message in output and any(status in output for status in exit_statuses), output
@@ -302,7 +308,7 @@ def test_interrupted_training_keeps_the_last_good_outputs_and_recovers(copy_of):
 
     output = run(["dvc", "repro"], copy_of).stdout
     assert ran_stages(output)[:2] == ["train", "evaluate"], "the recovery trains again, no run-cache shortcut"
-    assert json.loads((copy_of / "metrics/train.json").read_text())["epochs"] == 41
+    assert json.loads((copy_of / "metrics/train.json").read_text())["epochs"] == LONG_RUN + 1
     assert json.loads(run(["dvc", "status", "--json"], copy_of).stdout) == {}
 
 
@@ -317,13 +323,13 @@ def interrupt_training(root, signal_number) -> str:
         text=True,
         **DEFAULT_SIGNALS,
     )
-    wait_for_epochs(root, 3, before=40)
+    wait_for_epochs(root, 3, before=LONG_RUN)
     train = stage_process(root, "train")
     os.kill(train, signal.SIGSTOP)  # held while DVC looks, so that it is caught mid-run whatever the machine's speed
     # The curves grow live: `dvc plots show` during the run shows the epochs done so far.
     shown = json.loads(run(["dvc", "plots", "show", "--json"], root).stdout)["data"]
     (curve,) = shown[str(curve_file("train", "loss"))]
-    assert 3 <= len(curve["content"]["data"]["values"]) < 40
+    assert 3 <= len(curve["content"]["data"]["values"]) < LONG_RUN
     os.kill(train, signal_number)
     with contextlib.suppress(ProcessLookupError):  # gone already, after SIGKILL
         os.kill(train, signal.SIGCONT)
@@ -415,12 +421,12 @@ def test_params_are_checked_before_anything_runs_and_nothing_is_lost(copy_of):
 def test_any_spelling_of_a_small_learning_rate_trains_and_a_diverging_one_keeps_the_last_good_outputs(copy_of):
     run(["git", "add", "-A"], copy_of)
     run(["git", "commit", "-qm", "baseline run"], copy_of)
-    output = run(["dvc", "exp", "run", "-S", "train.learning_rate=0.00001"], copy_of).stdout
+    output = run(["dvc", "exp", "run", "-S", "train.learning_rate=0.00001", "evaluate"], copy_of).stdout
     assert "learning_rate: 1.0e-05" in (copy_of / "params.yaml").read_text(), "DVC writes it as YAML 1.2 does"
-    assert ran_stages(output) == ["check", "train", "evaluate", "visualize", "export", "card"]
+    assert ran_stages(output) == ["check", "train", "evaluate"]
     last_good = read_outputs(copy_of)
 
-    result = run(["dvc", "exp", "run", "-S", "train.learning_rate=1e38"], copy_of, check=False)
+    result = run(["dvc", "exp", "run", "-S", "train.learning_rate=1e38", "evaluate"], copy_of, check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert (
         "train: error: the training diverged: loss is nan after epoch 1; expected a finite number: "

@@ -223,7 +223,7 @@ def wait_for_queue(root: Path, timeout: float = 600) -> str:
 def test_queued_experiments_run_offline_on_another_dataset_and_failures_show(tmp_path):
     root = make_project(tmp_path / "project")
     install_tiny_dataset(root, name="tiny-b", mirrors=["http://127.0.0.1:9/unreachable/"])
-    run(["dvc", "repro"], root)  # the check records data/raw/ with both datasets
+    run(["dvc", "repro", "check"], root)  # records data/raw/ with both datasets
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "a second dataset, added"], root)
 
