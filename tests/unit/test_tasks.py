@@ -1,4 +1,5 @@
-"""tasks.sh exps: DVC's own experiments table, drawn by DVC's renderer, fits 100 columns with test accuracy in it."""
+"""tasks.sh: its set-up says what it does while it installs; `exps`, DVC's own experiments table drawn by DVC's
+renderer, fits 100 columns with test accuracy in it."""
 
 import re
 
@@ -60,3 +61,12 @@ def test_exps_fits_100_columns_with_test_accuracy_and_a_changed_param(table):
 def test_exps_leaves_out_hashes_figure_params_times_and_training_metrics(table):
     for left_out in ("Created", "epochs", "train.accuracy", "test.loss", "max_diff_ppm", "visualize.dpi"):
         assert left_out not in table
+
+
+def test_setup_says_each_step_before_it_and_lets_pip_show_its_progress():
+    lines = (PROJECT_ROOT / "tasks.sh").read_text().splitlines()
+    installs = [k for k, line in enumerate(lines) if "pip install" in line]
+    assert len(installs) == 2
+    for k in installs:
+        assert "--quiet" not in lines[k] and " -q " not in lines[k], lines[k]
+        assert lines[k - 1].strip().startswith('echo "tasks.sh: step'), lines[k - 1]
