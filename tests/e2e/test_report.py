@@ -59,7 +59,7 @@ def test_plots_show_draws_each_plot_once_in_the_order_of_the_stages(plotted, tmp
         **{name: ["vega"] for name in [*curves, "data/predictions.csv", "metrics/per_class.json"]},
         **{f"plots/{name}.png": ["image"] for name in FIGURES},
     }
-    assert list(listed)[:4] == [*curves, "data/predictions.csv", "metrics/per_class.json"]
+    assert list(listed)[:4] == [*curves, "data/predictions.csv", "metrics/per_class.json"], "in dvc.yaml's order"
     run(["dvc", "plots", "show", "-o", str(tmp_path / "out")], plotted)
     page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     drawn = {name: page.count(f'<img src="static/workspace_plots_{name}.png"') for name in FIGURES}
