@@ -1,7 +1,7 @@
 """How fast the model answers in each format: Keras (the classifier that evaluate uses), the SavedModel in TensorFlow,
 ONNX in onnxruntime and LiteRT in its interpreter, on the test images (data/prepared/test.npz).
 
-It needs the exports in models/ (dvc repro, or dvc pull), and measures, for each runtime, with --threads threads:
+It needs the exports in models/ (./tasks.sh repro, or dvc pull), and measures, for each runtime, with --threads threads:
 
 - throughput: images per second over the whole test split in batches of --batch-size, best of --repeats after a
   warm-up; the runtimes take turns in each repeat, so that a change in the machine's load hits them alike;
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.harness import machine, warn_if_busy
-from mnist_dvc.core import paths
+from mnist_dvc.core import paths, remote
 from mnist_dvc.core.cli import parse_args
 from mnist_dvc.core.errors import PipelineError
 from mnist_dvc.core.prepared import read_split
@@ -60,7 +60,7 @@ def runtimes(threads: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     calls = {"keras": lambda images: np.asarray(classifier.probability_model.predict_on_batch(images))}
     for name, path in FORMATS.items():
         if not path.exists():
-            raise PipelineError(f"{path}: not found; run the pipeline first (dvc repro, or dvc pull)")
+            raise PipelineError(f"{path}: not found; {remote.how_to_get()}")
         calls[name] = RUNNERS[name](path, threads).predict
     return calls
 

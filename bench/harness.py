@@ -257,7 +257,7 @@ def machine(load_at_start: tuple[float, float, float]) -> dict:
 def versions(env: dict[str, str]) -> dict:
     code = (
         "import json, importlib.metadata as m; "
-        "print(json.dumps({p: m.version(p) for p in ('tensorflow', 'keras', 'dvc', 'dvclive', 'numpy')}))"
+        "print(json.dumps({p: m.version(p) for p in ('tensorflow', 'keras', 'dvc', 'numpy')}))"
     )
     return json.loads(
         subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout

@@ -8,7 +8,7 @@ is kept in git, like the figures; DVC's run-cache therefore does not cover this 
 
 import hashlib
 
-from mnist_dvc.core import paths
+from mnist_dvc.core import paths, remote
 from mnist_dvc.core.cli import parse_args
 from mnist_dvc.core.errors import DataError
 from mnist_dvc.core.files import read_arrays, write_text
@@ -46,7 +46,7 @@ def main() -> None:
     predictions = read_predictions(paths.PREDICTIONS, test)
     sizes = {name: len(read_arrays(paths.prepared_split(name), ("labels",))["labels"]) for name in ("train", "val")}
     if not paths.MODEL.is_file():
-        raise DataError(f"{paths.MODEL}: not found; run the pipeline first (dvc repro, or dvc pull)")
+        raise DataError(f"{paths.MODEL}: not found; {remote.how_to_get()}")
     model = paths.MODEL.read_bytes()
     record = CardRecord(
         dataset=load_dataset(params.prepare.dataset, named_by=f"{args.params}: prepare.dataset"),

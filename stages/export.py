@@ -10,7 +10,7 @@ a process of its own, as every stage does, which keeps the SavedModel's bytes th
 
 import time
 
-from mnist_dvc.core import paths
+from mnist_dvc.core import paths, remote
 from mnist_dvc.core.cli import parse_args
 from mnist_dvc.core.errors import DataError
 from mnist_dvc.core.files import atomic_dir, atomic_path
@@ -34,7 +34,7 @@ def main() -> None:
     test = read_split("test")
     predictions = read_predictions(paths.PREDICTIONS, test)
     if not paths.MODEL.is_file():
-        raise DataError(f"{paths.MODEL}: not found; run the pipeline first (dvc repro, or dvc pull)")
+        raise DataError(f"{paths.MODEL}: not found; {remote.how_to_get()}")
 
     # TensorFlow takes seconds to import: load it only once params and data have checked out.
     from mnist_dvc.export.describe import export_file, model_facts, package_versions

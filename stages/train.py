@@ -1,4 +1,4 @@
-"""train: fit the classifier on the train split, validate on val, log every epoch with dvclive."""
+"""train: fit the classifier on the train split, validate on val, write the curves as every epoch ends."""
 
 import time
 
@@ -30,7 +30,6 @@ def main() -> None:
         LiveMetrics,
         compile_for_scoring,
         compile_for_training,
-        curve_log,
         fit,
         seed_everything,
     )
@@ -40,16 +39,15 @@ def main() -> None:
     model = build_model(params.train.model, train.images.shape[1:], len(train.classes))
     compile_for_training(model, params.train, len(train.labels))
 
-    # dvclive writes each epoch into metrics/train/ as it ends, so that `dvc plots show` and DVC's VS Code
-    # extension show the curves growing. A run that fails puts the last good log back; one killed outright leaves
-    # its partial log, which dvc.lock does not describe, so dvc status shows it as changed, never as complete.
+    # Each epoch's row of the curves in metrics/train/ is written as it ends, so that `dvc plots show` shows the
+    # curves growing. A run that fails puts the last good curves back; one killed outright leaves its partial
+    # curves, which dvc.lock does not describe, so dvc status shows them as changed, never as complete.
     # The model and the final metrics replace the last good ones together, or neither does.
     try:
-        with curve_log(paths.TRAIN_LOG_DIR) as live:
-            started = time.perf_counter()
-            log = LiveMetrics(live)
-            epochs_run = fit(model, params.train, params.seed, train, val, [log])
-            fit_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        log = LiveMetrics()
+        epochs_run = fit(model, params.train, params.seed, train, val, [log])
+        fit_seconds = time.perf_counter() - started
         print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
         record_timing("train", "fit", fit_seconds)
         compile_for_scoring(model)

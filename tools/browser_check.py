@@ -2,9 +2,9 @@
 
 A page can look fine on a developer's machine and be blank offline: DVC's default page loads Vega from a
 CDN. This tool opens a page in headless Chromium with host name resolution cut off, and fails unless every
-image loaded, every Vega plot drew marks, and nothing was requested from the network; it also saves a
-screenshot of the whole page. It speaks the Chrome DevTools Protocol over a pipe, so it needs Chromium
-but no Python package beyond the standard library.
+image loaded, every Vega plot drew marks, nothing was requested from the network and nothing is drawn beyond
+the window's width (no sideways scrolling); it also saves a screenshot of the whole page. It speaks the Chrome
+DevTools Protocol over a pipe, so it needs Chromium but no Python package beyond the standard library.
 
     dvc plots show && python -m tools.browser_check [PAGE] [--screenshot PNG]
 """
@@ -46,9 +46,12 @@ VIEWPORT = {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": Fal
 MAX_SCREENSHOT_HEIGHT = 16000
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
 
-# Evaluated in the page: which Vega plots have drawn marks of non-zero size, and which images loaded.
+# Evaluated in the page: which Vega plots have drawn marks of non-zero size, which images loaded, and how far right
+# anything is drawn (beyond the window, the page or a box in it scrolls sideways).
 PAGE_STATE_JS = """(vegaIds) => ({
     vegaEmbed: typeof vegaEmbed === "function",
+    width: Math.max(document.documentElement.scrollWidth, ...[...document.querySelectorAll("img, canvas, svg")].map(
+        (element) => Math.ceil(element.getBoundingClientRect().right))),
     undrawn: vegaIds.filter((id) => {
         const marks = document.getElementById(id)?.querySelectorAll("canvas.marks, svg.marks") ?? [];
         return ![...marks].some((mark) => {
@@ -103,6 +106,8 @@ def _problems(state: dict, vega_ids: list[str], browser: "_DevTools") -> list[st
     problems = [f"Vega plot {id_!r} drew nothing" for id_ in state["undrawn"]]
     problems += [f"image {image['src']!r} did not load" for image in state["images"] if not image["loaded"]]
     problems += [f"page requested {url}" for url in browser.remote_requests()]
+    if state["width"] > VIEWPORT["width"]:
+        problems.append(f"the page is drawn {state['width']} px wide, wider than the {VIEWPORT['width']} px window")
     problems += browser.errors
     if not vega_ids and not state["images"]:
         problems.append("no plots on the page")

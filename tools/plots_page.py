@@ -46,6 +46,17 @@ PAGE = """<!DOCTYPE html>
     <style>
         body { font-family: sans-serif; }
         table { border-spacing: 15px; }
+        /* DVC's box of a figure (white-space: nowrap) holds a copy per revision. A figure of one revision takes
+           half the width, two to a row; one of several revisions a row, each copy shrunk to its share of it, so
+           that `dvc plots diff` never scrolls sideways. */
+        body > div[style*="nowrap"] {
+            display: inline-flex; flex-wrap: wrap; justify-content: center; align-items: flex-start;
+            box-sizing: border-box; width: calc(50% - 8px); vertical-align: top; white-space: normal !important;
+        }
+        body > div[style*="nowrap"]:has(> div + div) { display: flex; width: auto; }
+        body > div[style*="nowrap"] > p { flex-basis: 100%; }
+        body > div[style*="nowrap"] > div { flex: 0 1 auto; min-width: 0; }
+        body > div[style*="nowrap"] img { max-width: 100%; height: auto; }
     </style>
 </head>
 <body>

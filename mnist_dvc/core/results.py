@@ -21,18 +21,27 @@ METRICS = ("loss", "accuracy")
 TRAINING_SPLITS = ("train", "val")
 TEST_SPLIT = "test"
 SCORES = ("precision", "recall", "f1")
-# dvclive's layout: a metric logged as "<split>/<metric>" goes to plots/metrics/<split>/<metric>.tsv.
-TRAIN_CURVES_DIR = paths.TRAIN_LOG_DIR / "plots" / "metrics"
+# One table per metric, the splits side by side, so that `dvc plots show` draws each metric's training and
+# validation curves on one chart (dvc.yaml names these files).
+CURVE_COLUMNS = ("epoch", *TRAINING_SPLITS)
 
 
-def curve_name(split: str, metric: str) -> str:
-    """The name a training metric is logged under, per epoch and in the final summary."""
-    return f"{split}/{metric}"
+def curve_file(metric: str) -> Path:
+    """Where train writes one training curve: a TSV of (epoch, train, val) rows, epochs counted from 1."""
+    return paths.TRAIN_LOG_DIR / f"{metric}.tsv"
 
 
-def curve_file(split: str, metric: str) -> Path:
-    """Where dvclive writes one training curve: a TSV of (step, value) rows."""
-    return TRAIN_CURVES_DIR / f"{curve_name(split, metric)}.tsv"
+def start_curves() -> None:
+    """Begin every curve afresh, with its header alone: a row is added as each epoch ends."""
+    for metric in METRICS:
+        write_text(curve_file(metric), "\t".join(CURVE_COLUMNS) + "\n")
+
+
+def add_epoch(epoch: int, values: dict[str, dict[str, float]]) -> None:
+    """Append epoch's row to every curve (values[split][metric]), so that a page drawn during training shows it."""
+    for metric in METRICS:
+        with open(curve_file(metric), "a", encoding="utf-8") as file:
+            file.write("\t".join([str(epoch), *(str(values[split][metric]) for split in TRAINING_SPLITS)]) + "\n")
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,11 @@ class Predictions:
 
 
 def read_history() -> dict[str, dict[str, np.ndarray]]:
-    """Train's dvclive log: history[split][metric] is an array of (step, value) rows."""
+    """Train's curves: history[split][metric] is an array of (epoch, value) rows, epochs counted from 1."""
+    tables = {metric: _read_table(curve_file(metric), list(CURVE_COLUMNS), "train") for metric in METRICS}
     return {
-        split: {metric: _read_table(curve_file(split, metric), ["step", metric], "train") for metric in METRICS}
-        for split in TRAINING_SPLITS
+        split: {metric: table[:, [0, column]] for metric, table in tables.items()}
+        for column, split in enumerate(TRAINING_SPLITS, start=1)
     }
 
 

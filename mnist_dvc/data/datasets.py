@@ -6,6 +6,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_dvc.core import remote
 from mnist_dvc.core.errors import DataError, ParamsError
 from mnist_dvc.core.params import load_yaml
 
@@ -79,9 +80,11 @@ def read_raw_file(dataset: Dataset, role: str, directory: Path) -> bytes:
     raw_file = dataset.files[role]
     path = Path(directory) / raw_file.name
     if not path.exists():
+        unreachable = remote.unreachable_remote()
+        pull = f"; `dvc pull` cannot get it: {unreachable}" if unreachable else " or `dvc pull` (from the DVC remote)"
         raise DataError(
             f"{path}: not found; run `python -m mnist_dvc.apps.fetch {dataset.name}` (it downloads the dataset, "
-            f"or checks the genuine files you put in {directory}/) or `dvc pull` (it gets them from the DVC remote)"
+            f"or checks the genuine files you put in {directory}/){pull}"
         )
     return read_verified(path, raw_file)
 

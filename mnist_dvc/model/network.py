@@ -14,6 +14,7 @@ from pathlib import Path
 
 import keras
 
+from mnist_dvc.core import remote
 from mnist_dvc.core.errors import DataError
 from mnist_dvc.core.files import ZIP_EPOCH, atomic_path
 from mnist_dvc.model.families import FAMILIES, FamilyParams
@@ -84,7 +85,7 @@ def _renumber_shared_objects(config: object) -> object:
 def load_model(path: os.PathLike) -> tuple[keras.Model, tuple[str, ...]]:
     """A model saved by save_model and its class names, loaded in safe mode: no code from the file is run."""
     if not Path(path).is_file():
-        raise DataError(f"{path}: not found; run the pipeline first (dvc repro, or dvc pull)")
+        raise DataError(f"{path}: not found; {remote.how_to_get()}")
     try:
         model = keras.models.load_model(path, safe_mode=True)
         classes = json.loads(_read_members(Path(path))["metadata.json"]).get(CLASSES_KEY)

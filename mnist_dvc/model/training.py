@@ -4,13 +4,9 @@ The network itself is in network.py, the batches that feed it in batches.py.
 """
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import keras
 import tensorflow as tf
-from dvclive import Live
 
 from mnist_dvc.core import results
 from mnist_dvc.core.errors import TrainingError
@@ -145,37 +141,21 @@ class FailIfDiverged(keras.callbacks.Callback):
                 )
 
 
-@contextmanager
-def curve_log(directory: Path) -> Iterator[Live]:
-    """dvclive, writing each epoch's row of every training curve as the epoch ends.
-
-    Its summary file, there while training runs, is removed at the end: the run's final metrics are
-    metrics/train.json (core/results.py), so that `dvc metrics show` has one short row for training.
-    """
-    try:
-        with Live(dir=str(directory), save_dvc_exp=False, dvcyaml=None, report=None) as live:
-            yield live
-    except OSError as error:  # a full disk, say: dvclive's writes name no file, so the message names the log
-        error.filename = error.filename or str(directory)
-        raise
-    Path(live.metrics_file).unlink(missing_ok=True)
-
-
 class LiveMetrics(keras.callbacks.Callback):
-    """Log each epoch's train and validation loss and accuracy as one dvclive step, and keep the last."""
+    """Write each epoch's train and validation loss and accuracy into the curves as the epoch ends, and keep the
+    last: `dvc plots show` during a run, or DVC's VS Code extension, shows the curves growing."""
 
-    def __init__(self, live: Live):
+    def __init__(self):
         super().__init__()
-        self.live = live
         self.last: dict[str, dict[str, float]] = {}
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        results.start_curves()
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        # Keras names the validation metrics val_<metric>.
+        # Keras names the validation metrics val_<metric>, and counts epochs from 0.
         self.last = {
             split: {metric: float(logs[metric if split == "train" else f"val_{metric}"]) for metric in results.METRICS}
             for split in results.TRAINING_SPLITS
         }
-        for split, metrics in self.last.items():
-            for metric, value in metrics.items():
-                self.live.log_metric(results.curve_name(split, metric), value)
-        self.live.next_step()
+        results.add_epoch(epoch + 1, self.last)

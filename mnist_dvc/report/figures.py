@@ -14,6 +14,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from mnist_dvc.core.files import atomic_path
 from mnist_dvc.core.results import METRICS, TEST_SPLIT, TRAINING_SPLITS
@@ -30,6 +31,9 @@ PALETTE = sns.color_palette("colorblind")
 SPLIT_COLORS = {split: PALETTE[k] for k, split in enumerate((*TRAINING_SPLITS, TEST_SPLIT))}
 SPLIT_NAMES = dict(zip(TRAINING_SPLITS, ("training", "validation"), strict=True))
 SCORE_NAMES = {"precision": "Precision", "recall": "Recall", "f1": "F1"}
+# The score axis starts at the highest of these below the lowest score, so that runs of like quality, side by
+# side in `dvc plots diff`, share one axis; the F1 chart of dvc plots show (.dvc/plots/) uses the same floors.
+SCORE_AXIS_FLOORS = (0.9, 0.8, 0.5, 0.0)
 
 
 def _styled(function: Callable) -> Callable:
@@ -151,14 +155,14 @@ def confusion_heatmap(actual: np.ndarray, predicted: np.ndarray, classes: Sequen
 def training_curves(history: Mapping[str, Mapping[str, np.ndarray]], test: Mapping[str, float]) -> Figure:
     """Loss and accuracy per epoch for training and validation, with the final test score marked after the last epoch.
 
-    history[split][metric] is an array of (step, value) rows as dvclive logs them, step 0 being the first epoch.
+    history[split][metric] is an array of (epoch, value) rows, epochs counted from 1. The epoch axis has whole
+    numbers only, so that a short run does not show epoch 1.5.
     """
     figure = _new_figure(12, 5)
     for ax, metric in zip(figure.subplots(1, len(METRICS)), METRICS, strict=True):
         last_epoch = 1
         for split in TRAINING_SPLITS:
-            steps, values = history[split][metric].T
-            epochs = steps + 1
+            epochs, values = history[split][metric].T
             last_epoch = max(last_epoch, int(epochs.max()))
             ax.plot(epochs, values, color=SPLIT_COLORS[split], linewidth=2, label=SPLIT_NAMES[split])
         ax.axhline(test[metric], color=SPLIT_COLORS[TEST_SPLIT], linestyle=":", linewidth=1.5)
@@ -171,6 +175,7 @@ def training_curves(history: Mapping[str, Mapping[str, np.ndarray]], test: Mappi
             color=SPLIT_COLORS[TEST_SPLIT],
             label=f"test (final model): {test[metric]:.4f}",
         )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(title=metric.capitalize(), xlabel="Epoch", ylabel=metric.capitalize())
         ax.legend(loc="upper right" if metric == "loss" else "lower right")
     figure.suptitle("Model evaluation: training and validation per epoch, test at the end")
@@ -282,7 +287,7 @@ def mistake_gallery(
 def per_class_scores(scores: Mapping[str, Mapping[str, float]], classes: Sequence[str]) -> Figure:
     """Precision, recall and F1 of each class side by side: which labels the model finds hard, and in which way.
 
-    The y axis starts just below the lowest score, since the differences that matter are a few percent.
+    The y axis is zoomed, since the differences that matter are a few percent, but fixed (score_axis_floor).
     """
     figure = _new_figure(11, 5)
     ax = figure.subplots()
@@ -301,11 +306,16 @@ def per_class_scores(scores: Mapping[str, Mapping[str, float]], classes: Sequenc
             edgecolor="white",
         )
     ax.set_xticks(positions, classes)
-    ax.set_ylim(max(0.0, math.floor((lowest - 0.01) * 50) / 50), 1.0)
+    ax.set_ylim(score_axis_floor(lowest), 1.0)
     ax.grid(axis="x", visible=False)
     ax.set(xlabel="Label", ylabel="Score", title="Precision, recall and F1 per label on the test set")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
+
+
+def score_axis_floor(lowest: float) -> float:
+    """Where the score axis starts: the highest of SCORE_AXIS_FLOORS at or below the lowest score."""
+    return next(floor for floor in SCORE_AXIS_FLOORS if floor <= lowest)
 
 
 @_styled

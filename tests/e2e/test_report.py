@@ -13,10 +13,9 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 from dvc_render.html import PAGE_HTML
 
-from mnist_dvc.core.results import METRICS, TRAINING_SPLITS, curve_file
+from mnist_dvc.core.results import METRICS, curve_file
 from stages.visualize import FIGURES
 from tests.helpers.browser import skip_or_fail_in_ci
 from tests.helpers.figures import fake_run, predictions_csv, visualize_project
@@ -53,13 +52,14 @@ def vega_count(root) -> int:
     return sum(kinds.count("vega") for kinds in listed_plots(root).values())
 
 
-def test_plots_show_draws_each_plot_that_dvc_yaml_defines_and_each_figure_once(plotted, tmp_path):
-    defined = [next(iter(plot)) for plot in yaml.safe_load((plotted / "dvc.yaml").read_text())["plots"]]
-    curves = [str(curve_file(split, metric)) for split in TRAINING_SPLITS for metric in METRICS]
-    assert listed_plots(plotted) == {
-        **{name: ["vega"] for name in [*defined, *curves, "metrics/per_class.json"]},
+def test_plots_show_draws_each_plot_once_in_the_order_of_the_stages(plotted, tmp_path):
+    curves = [str(curve_file(metric)) for metric in METRICS]
+    listed = listed_plots(plotted)
+    assert listed == {
+        **{name: ["vega"] for name in [*curves, "data/predictions.csv", "metrics/per_class.json"]},
         **{f"plots/{name}.png": ["image"] for name in FIGURES},
     }
+    assert list(listed)[:4] == [*curves, "data/predictions.csv", "metrics/per_class.json"], "in dvc.yaml's order"
     run(["dvc", "plots", "show", "-o", str(tmp_path / "out")], plotted)
     page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     drawn = {name: page.count(f'<img src="static/workspace_plots_{name}.png"') for name in FIGURES}
@@ -67,18 +67,18 @@ def test_plots_show_draws_each_plot_that_dvc_yaml_defines_and_each_figure_once(p
 
 
 def test_plots_diff_overlays_the_training_curves_of_two_revisions(plotted):
+    path = plotted / curve_file("loss")
     try:
-        for split in TRAINING_SPLITS:
-            path = plotted / curve_file(split, "loss")
-            steps = len(path.read_text().splitlines()) - 1
-            path.write_text("step\tloss\n" + "".join(f"{step}\t{0.5 / (step + 1)}\n" for step in range(steps)))
+        epochs = len(path.read_text().splitlines()) - 1
+        path.write_text("epoch\ttrain\tval\n" + "".join(f"{e}\t{0.5 / e}\t{0.6 / e}\n" for e in range(1, epochs + 1)))
         diff = json.loads(run(["dvc", "plots", "diff", "HEAD", "--json"], plotted).stdout)["data"]
     finally:
         run(["git", "checkout", "--", "metrics"], plotted)
-    for split in TRAINING_SPLITS:
-        (loss,) = diff[str(curve_file(split, "loss"))]
-        assert set(loss["revisions"]) == {"HEAD", "workspace"}
-        assert {point["rev"] for point in loss["content"]["data"]["values"]} == {"HEAD", "workspace"}
+    (loss,) = diff[str(curve_file("loss"))]
+    assert set(loss["revisions"]) == {"HEAD", "workspace"}
+    values = loss["content"]["data"]["values"]
+    assert {point["rev"] for point in values} == {"HEAD", "workspace"}
+    assert {"train", "val"} <= set(values[0]), "both splits, drawn on one chart by .dvc/plots/curves.json"
 
 
 def test_the_page_from_the_committed_template_renders_every_plot_offline_in_chromium(plotted, tmp_path):
@@ -99,7 +99,7 @@ def test_the_check_fails_dvcs_default_page_which_needs_a_cdn(plotted, tmp_path):
     )
     with pytest.raises(
         browser_check.BrowserCheckError,
-        match=r"Vega plot 'Confusion_matrix__test_set_' drew nothing.*page requested https://",
+        match=r"Vega plot 'data_predictions_csv' drew nothing.*page requested https://",
     ):
         browser_check.check_page(tmp_path / "out" / "index.html")
 
@@ -124,7 +124,7 @@ def test_plots_show_in_a_clone_writes_a_self_contained_page_from_the_committed_t
     run(["dvc", "plots", "show"], root)
     page = (root / "dvc_plots" / "index.html").read_text(encoding="utf-8")
     assert plots_page.stamp(PROJECT_ROOT / plots_page.LOCKFILE) in page
-    assert "vegaEmbed('#Confusion_matrix__test_set_'" in page
+    assert "vegaEmbed('#data_predictions_csv'" in page
     assert not re.search(r"<(script|link)[^>]+(src|href)=", page)
 
 

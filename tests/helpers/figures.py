@@ -46,11 +46,11 @@ def fake_run(n_train: int = 200, n_test: int = 120, epochs: int = 5, seed: int =
     predicted = np.where(rng.random(n_test) < 0.8, actual, rng.integers(0, n_classes, n_test))
     probabilities = rng.uniform(0.0, 0.4, size=(n_test, n_classes))
     probabilities[np.arange(n_test), predicted] = rng.uniform(0.6, 1.0, n_test)
-    steps = np.arange(epochs, dtype=float)
+    counted = np.arange(1, epochs + 1, dtype=float)
     history = {
         split: {
-            "loss": np.column_stack([steps, 2.0 / (steps + 1) + offset]),
-            "accuracy": np.column_stack([steps, 0.9 - 0.5 / (steps + 1) - offset]),
+            "loss": np.column_stack([counted, 2.0 / counted + offset]),
+            "accuracy": np.column_stack([counted, 0.9 - 0.5 / counted - offset]),
         }
         for split, offset in (("train", 0.0), ("val", 0.05))
     }
@@ -90,10 +90,13 @@ def write_inputs(root: Path, run: FakeRun) -> None:
         root / paths.prepared_split("test"), {"images": run.test_images, "labels": run.actual, "classes": classes}
     )
     write_text(root / paths.PREDICTIONS, predictions_csv(run))
-    for split, metrics in run.history.items():
-        for metric, table in metrics.items():
-            lines = [f"step\t{metric}", *(f"{int(step)}\t{value}" for step, value in table)]
-            write_text(root / results.curve_file(split, metric), "\n".join(lines) + "\n")
+    for metric in results.METRICS:
+        train, val = (run.history[split][metric] for split in results.TRAINING_SPLITS)
+        lines = [
+            "\t".join(results.CURVE_COLUMNS),
+            *(f"{int(e)}\t{t}\t{v}" for (e, t), (_, v) in zip(train, val, strict=True)),
+        ]
+        write_text(root / results.curve_file(metric), "\n".join(lines) + "\n")
     results.write_test_metrics(root / paths.TEST_METRICS, **run.test_metrics)
     scores = {score: [run.per_class[name][score] for name in CLASSES] for score in results.SCORES}
     results.write_per_class(root / paths.PER_CLASS_METRICS, CLASSES, scores, np.bincount(run.actual, minlength=10))

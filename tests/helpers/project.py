@@ -54,6 +54,7 @@ def make_project(root: Path) -> Path:
     run(["dvc", "init", "-q"], root)
     for source in (*(PROJECT_ROOT / ".dvc").glob("config*"), PROJECT_ROOT / ".dvc/plots_offline.html"):
         shutil.copy(source, root / ".dvc" / source.name)
+    shutil.copytree(PROJECT_ROOT / ".dvc/plots", root / ".dvc/plots", dirs_exist_ok=True)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "tiny project"], root)
     return root

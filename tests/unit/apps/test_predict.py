@@ -130,7 +130,7 @@ def test_each_bad_input_is_one_line_and_the_rest_are_still_predicted(tmp_path, d
 @pytest.mark.parametrize(
     ("model", "message"),
     [
-        ("missing.keras", "missing.keras: not found; run the pipeline first (dvc repro, or dvc pull)"),
+        ("missing.keras", "missing.keras: not found; run the pipeline first (./tasks.sh repro)"),
         ("broken.keras", "broken.keras: not a readable Keras model"),
     ],
 )

@@ -1,4 +1,4 @@
-"""The saved formats of the export stage: its metrics, and the speed record that the model card quotes."""
+"""The saved formats: the training curves, the export stage's metrics, and the speed record the model card quotes."""
 
 import json
 
@@ -7,9 +7,14 @@ import pytest
 from mnist_dvc.core import paths
 from mnist_dvc.core.errors import DataError
 from mnist_dvc.core.results import (
+    CURVE_COLUMNS,
     ExportSpeed,
+    add_epoch,
+    curve_file,
     read_export_metrics,
     read_export_speed,
+    read_history,
+    start_curves,
     write_export_metrics,
     write_export_speed,
 )
@@ -24,6 +29,20 @@ SPEED = ExportSpeed(
     single_image_ms={"keras": 0.3, "onnx": 0.02},
     versions={"onnxruntime": "1.32.0"},
 )
+
+
+def test_the_curves_hold_both_splits_per_metric_epochs_from_1(tmp_path, monkeypatch):
+    """One table per metric, so that DVC draws training and validation on one chart, as the figure does."""
+    monkeypatch.chdir(tmp_path)
+    start_curves()
+    for epoch in (1, 2):
+        add_epoch(
+            epoch, {"train": {"loss": 1.0 / epoch, "accuracy": 0.5}, "val": {"loss": 2.0 / epoch, "accuracy": 0.4}}
+        )
+    assert curve_file("loss").read_text() == "\t".join(CURVE_COLUMNS) + "\n1\t1.0\t2.0\n2\t0.5\t1.0\n"
+    history = read_history()
+    assert history["val"]["loss"].tolist() == [[1.0, 2.0], [2.0, 1.0]]
+    assert history["train"]["accuracy"].tolist() == [[1.0, 0.5], [2.0, 0.5]]
 
 
 def test_the_export_metrics_hold_one_record_per_format(tmp_path):

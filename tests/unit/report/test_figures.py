@@ -77,3 +77,19 @@ def test_mistake_gallery_shows_the_most_confident_mistakes_first():
     figure = figures.mistake_gallery(RUN.test_images[:4], actual, predicted, probabilities, CLASSES, 2)
     captions = [text.get_text() for text in figure.axes[0].texts]
     assert captions == ["true 2\npred. 0\np = 0.900", "true 3\npred. 0\np = 0.800"]
+
+
+@pytest.mark.parametrize(("lowest", "floor"), [(0.97, 0.9), (0.9, 0.9), (0.85, 0.8), (0.6, 0.5), (0.3, 0.0)])
+def test_per_class_scores_axis_is_fixed_for_runs_of_like_quality(lowest, floor):
+    scores = {name: {"precision": 0.99, "recall": 0.99, "f1": 0.99} for name in CLASSES}
+    scores[CLASSES[3]]["recall"] = lowest
+    (ax,) = figures.per_class_scores(scores, CLASSES).axes
+    assert ax.get_ylim() == (floor, 1.0)
+
+
+def test_training_curves_count_epochs_from_1_in_whole_numbers():
+    run = fake_run(epochs=3)
+    for ax in figures.training_curves(run.history, run.test_metrics).axes:
+        assert ax.lines[0].get_xdata().tolist() == [1, 2, 3]
+        ticks = [tick for tick in ax.get_xticks() if 1 <= tick <= 3]
+        assert ticks == [1, 2, 3]

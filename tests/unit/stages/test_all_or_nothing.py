@@ -84,4 +84,4 @@ def test_the_same_run_without_a_full_disk_replaces_them_all(copy_of_run, monkeyp
     importlib.import_module("stages.train").main()
     after = {path: path.read_bytes() for path in OUTPUTS["train"]}
     assert all(after[path] != before[path] for path in before)
-    assert results.curve_file("train", "loss").read_text().count("\n") == 1 + 3
+    assert results.curve_file("loss").read_text().count("\n") == 1 + 3

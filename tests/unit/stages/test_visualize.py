@@ -60,8 +60,9 @@ def test_predictions_of_another_test_set_are_rejected(workdir):
     [
         ("data/predictions.csv", "actual,predicted\n1,1\n", r"data/predictions.csv: header is 'actual,predicted'; "),
         ("data/predictions.csv", None, r"data/predictions.csv: not found; run the evaluate stage first"),
-        ("metrics/train/plots/metrics/val/loss.tsv", None, r"val/loss.tsv: not found; run the train stage first"),
-        ("metrics/train/plots/metrics/val/loss.tsv", "step\tloss\n0\tnan?\n", r"val/loss.tsv: not a table of numbers"),
+        ("metrics/train/loss.tsv", None, r"metrics/train/loss.tsv: not found; run the train stage first"),
+        ("metrics/train/loss.tsv", "epoch\ttrain\tval\n1\t2.0\tnan?\n", r"train/loss.tsv: not a table of numbers"),
+        ("metrics/train/loss.tsv", "step\tloss\n0\t2.0\n", r"train/loss.tsv: header is 'step\\tloss'; expected 'epoch"),
         ("metrics/test.json", '{"test": {"loss": 0.1}}', r"metrics/test.json: test.accuracy = None; expected a number"),
         ("metrics/test.json", "[]", r"metrics/test.json: found list; expected {\"test\""),
         (

@@ -1,14 +1,20 @@
-"""The browser check (tools.browser_check): its errors, and what a check does where its tool is missing.
-The pages it checks are tested end to end in tests/e2e/test_report.py."""
+"""The browser check (tools.browser_check): its errors, what a check does where its tool is missing, and the width
+of a page of figures. The pages of a run are tested end to end in tests/e2e/test_report.py."""
 
+import base64
+import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from dvc_render import ImageRenderer
+from dvc_render.html import render_html
+from PIL import Image
 
 from tests.helpers.browser import skip_or_fail_in_ci
 from tests.helpers.project import PROJECT_ROOT
-from tools import browser_check
+from tools import browser_check, plots_page
 
 SCREENSHOT = PROJECT_ROOT / browser_check.DEFAULT_SCREENSHOT
 
@@ -31,3 +37,31 @@ def test_a_missing_page_is_a_one_line_error(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr == f"browser_check: error: {tmp_path / 'index.html'}: not found; run dvc plots show first\n"
+
+
+def figure_page(tmp_path, revisions_per_figure: list[list[str]], template: Path | None) -> Path:
+    """A page as `dvc plots show` or `diff` writes it: 1200 px wide figures, each with a copy per revision."""
+    png = io.BytesIO()
+    Image.new("RGB", (1200, 300), "white").save(png, format="PNG")
+    src = "data:image;base64," + base64.b64encode(png.getvalue()).decode()
+    figures = [
+        ImageRenderer([{"rev": rev, "src": src} for rev in revisions], f"plots/figure{k}.png")
+        for k, revisions in enumerate(revisions_per_figure)
+    ]
+    return Path(render_html(figures, tmp_path / "index.html", template))
+
+
+def test_the_project_page_shows_one_two_or_three_revisions_figures_without_sideways_scrolling(tmp_path):
+    if browser_check.find_chromium() is None:
+        skip_or_fail_in_ci("browser check", "Chromium is not installed (Debian: apt-get install -y chromium)")
+    revisions = [["workspace"], ["HEAD", "workspace"], ["main", "HEAD", "workspace"]]
+    page = figure_page(tmp_path, revisions, PROJECT_ROOT / plots_page.TEMPLATE)
+    assert browser_check.check_page(page)["images"] == 1 + 2 + 3
+
+
+def test_the_check_fails_a_page_that_scrolls_sideways(tmp_path):
+    if browser_check.find_chromium() is None:
+        skip_or_fail_in_ci("browser check", "Chromium is not installed (Debian: apt-get install -y chromium)")
+    page = figure_page(tmp_path, [["HEAD", "workspace"]], None)  # DVC's own page: the copies in one row
+    with pytest.raises(browser_check.BrowserCheckError, match=r"the page is drawn 2\d{3} px wide, wider than"):
+        browser_check.check_page(page)
