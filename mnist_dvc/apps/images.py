@@ -18,6 +18,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from mnist_dvc.core.errors import DataError
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# Files that people take for images but that hold no pixels Pillow can read: in a directory they are inputs too,
+# so that each is counted and named for what it is rather than skipped.
+LOOKALIKES = (".pdf", ".svg", ".heic", ".heif")
 FRAME = 28
 BOX = 20
 # Larger images are refused rather than decoded: a small file can unpack into gigabytes.
@@ -49,7 +52,7 @@ def find_images(paths: Iterable[Path]) -> Iterator[Path | ImageError]:
     path that is missing, and for each directory with no images in it."""
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES + LOOKALIKES and p.is_file())
             if not found:
                 yield ImageError(f"{path}: no images in this directory (expected {', '.join(SUFFIXES)})")
             yield from found
@@ -93,9 +96,28 @@ def read_image(file: Path | BinaryIO, name: str = "") -> Image.Image:
     except FileNotFoundError:
         raise ImageError(f"{name}: not found") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image that Pillow can read") from None
+        raise ImageError(f"{name}: {_what_it_is(file)}") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"{name}: a damaged or truncated image ({error})") from None
+
+
+def _what_it_is(file: Path | BinaryIO) -> str:
+    """What a file that Pillow cannot read is, from its first bytes, and what to do with it."""
+    if isinstance(file, Path):
+        with open(file, "rb") as opened:
+            head = opened.read(64)
+    else:
+        file.seek(0)
+        head = file.read(64)
+    if not head:
+        return "an empty file (0 bytes), not an image"
+    if head.startswith(b"%PDF"):
+        return "a PDF, not an image; save its page as a PNG or JPEG first"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
+        return "a HEIC photo, which Pillow cannot read; save it as a JPEG first"
+    if b"<svg" in head.lower() or head.lstrip().startswith(b"<?xml"):
+        return "an SVG or other XML drawing, not an image of pixels; save it as a PNG first"
+    return "not an image that Pillow can read"
 
 
 def to_mnist(image: Image.Image, source: str = "image") -> np.ndarray:

@@ -340,7 +340,10 @@ def truncated_png() -> bytes:
     ("name", "content", "problem"),
     [
         pytest.param("notes.png", b"remember to buy milk\n", "not an image that Pillow can read", id="text"),
-        pytest.param("empty.png", b"", "not an image that Pillow can read", id="empty"),
+        pytest.param("empty.png", b"", "an empty file (0 bytes), not an image", id="empty"),
+        pytest.param("scan.png", b"%PDF-1.7\n%\xe2\xe3", "a PDF, not an image; save its page as a PNG", id="pdf"),
+        pytest.param("photo.jpg", b"\0\0\0\x18ftypheic\0\0\0\0", "a HEIC photo, which Pillow cannot read", id="heic"),
+        pytest.param("logo.png", b'<?xml version="1.0"?>\n<svg>', "an SVG or other XML drawing", id="svg"),
         pytest.param("cut.png", truncated_png(), "a damaged or truncated image", id="truncated png"),
         pytest.param("cut.jpg", jpeg_bytes(draw("7"))[:600], "a damaged or truncated image", id="truncated jpeg"),
         pytest.param(
@@ -407,3 +410,8 @@ def test_blank_pages_have_no_ink(tmp_path, make):
     with pytest.raises(ImageError) as caught:
         normalised(path)
     assert str(caught.value) == f"{path}: no ink found; expected a digit that stands out from its background"
+
+
+def test_what_pillow_cannot_read_is_named_in_a_posted_body_too():
+    with pytest.raises(ImageError, match="^the upload: a PDF, not an image"):
+        read_image(io.BytesIO(b"%PDF-1.4 ..."), "the upload")
