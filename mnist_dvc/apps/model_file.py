@@ -1,11 +1,19 @@
 """The --model of predict and serve, checked before TensorFlow is imported: a path that does not exist, a directory or
-a file that is no Keras model is one line that says which, and names the models there are to choose from."""
+a file that is no Keras model is one line that says which, and names the models there are to choose from. And what
+the pipeline recorded of the model, for the page to say which model answers and how well it did."""
 
+import hashlib
+import json
 import zipfile
 from pathlib import Path
 
+import yaml
+
 from mnist_dvc.core import paths
 from mnist_dvc.core.errors import DataError
+from mnist_dvc.export.card import FAMILY_NAMES
+
+LOCK = Path("dvc.lock")
 
 MODELS_DIR = paths.MODEL.parent
 SHOWN = 5
@@ -41,3 +49,21 @@ def _keras_archive(path: Path) -> bool:
             return "config.json" in archive.namelist()
     except (zipfile.BadZipFile, OSError):
         return False
+
+
+def recorded_facts(path: Path) -> dict:
+    """The model's path, and, when dvc.lock records this very file as the one evaluate scored, its family, the
+    dataset it was trained on and its test accuracy (metrics/test.json); None for what is not on record."""
+    facts = {"model": str(path), "family": None, "dataset": None, "test_accuracy": None}
+    try:
+        stages = yaml.safe_load(LOCK.read_text())["stages"]
+        scored = next(dep["md5"] for dep in stages["evaluate"]["deps"] if dep["path"] == str(paths.MODEL))
+        if hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() != scored:
+            return facts  # another model, or one trained since: the records are not of it
+        family = stages["train"]["params"]["params.yaml"]["train"]["model"]["family"]
+        facts["family"] = FAMILY_NAMES.get(family, family)
+        facts["dataset"] = stages["prepare"]["params"]["params.yaml"]["prepare"]["dataset"]
+        facts["test_accuracy"] = json.loads(paths.TEST_METRICS.read_text())["test"]["accuracy"]
+    except (OSError, yaml.YAMLError, json.JSONDecodeError, KeyError, TypeError, StopIteration):
+        pass  # no pipeline here, or not all of it: the page says only what is known
+    return facts
