@@ -32,6 +32,8 @@ NOISE_SCALE = 9.0
 FAINT = 0.25
 # Ink fainter than this, after the background is taken away, is no digit but a blank page.
 MIN_CONTRAST = 32
+# In a photo, ink is averaged over squares of a side this many times smaller than the frame's shorter side.
+SMOOTHING = 150
 
 
 class ImageError(DataError):
@@ -167,8 +169,24 @@ def _ink(image: Image.Image) -> np.ndarray:
     if np.isscalar(background):  # clean paper, as drawn on a computer: every shade of ink counts
         return np.maximum(ink, 0).astype(np.float32)
     # A photo: its noise, as much as the border shows, and faint marks (ruled lines, smudges) are not the digit.
+    # Averaged over a few pixels first: strokes are wider than the grain of paper, which averaging evens out, so
+    # that a faint pencil line stands out of a textured page.
+    ink = _box_mean(ink, min(ink.shape) // SMOOTHING)
     floor = max(NOISE_SCALE * _middle(np.abs(_border(ink))), FAINT * ink.max())
-    return np.maximum(ink - floor, 0).astype(np.float32)
+    if ink.max() <= floor:
+        return np.zeros_like(ink, np.float32)
+    # Scaled back to the strength of the strongest ink, which to_mnist checks: the noise is taken away, the
+    # ink's contrast with the paper is not.
+    return (np.maximum(ink - floor, 0) * (ink.max() / (ink.max() - floor))).astype(np.float32)
+
+
+def _box_mean(pixels: np.ndarray, radius: int) -> np.ndarray:
+    """The mean of each pixel's (2 radius + 1)-square neighbourhood, the frame's edge repeated beyond it."""
+    if radius < 1:
+        return pixels
+    size = 2 * radius + 1
+    sums = np.pad(np.pad(pixels.astype(np.float64), radius, mode="edge"), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    return (sums[size:, size:] - sums[:-size, size:] - sums[size:, :-size] + sums[:-size, :-size]) / size**2
 
 
 def _gray(image: Image.Image) -> np.ndarray:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from mnist_dvc.apps.images import MAX_PIXELS, SUFFIXES, ImageError, read_image, to_mnist
 from mnist_dvc.core.errors import DataError
-from tests.helpers.drawn import SHAPES, draw, drawn_dataset
+from tests.helpers.drawn import SHAPES, draw, drawn_dataset, pencil_on_paper
 
 LOSSY = {".jpg", ".jpeg", ".webp"}
 # A 7 drawn black on white, the plainest input there is: what every other way of drawing it should match.
@@ -276,6 +276,28 @@ def test_ruled_lines_of_the_paper_are_not_the_digit():
     result = to_mnist(Image.fromarray(photo))
     assert_placed(result)
     assert best_correlation(result, SEVEN) > 0.9
+
+
+@pytest.mark.parametrize("digit", SHAPES)
+@pytest.mark.parametrize("darker", [40, 50, 60])
+def test_light_pencil_on_textured_grey_paper_is_found(digit, darker):
+    """A pencil digit a few tens of grey levels darker than grainy, blotchy grey paper: the digit, and no paper."""
+    result = to_mnist(pencil_on_paper(digit, darker, grain=4))
+    assert_placed(result)
+    assert_ink_on_the_digit(result)
+    # Alike once blurred by a pixel: a thin ring shifted by a pixel correlates poorly as it is.
+    blurred = [
+        np.asarray(Image.fromarray(image).filter(ImageFilter.BoxBlur(1)), np.float64)
+        for image in (result, to_mnist(draw(digit, size=(300, 300), width=8)))
+    ]
+    assert best_correlation(*blurred) > 0.85
+
+
+@pytest.mark.parametrize("grain", [2, 4, 6, 8])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_textured_paper_alone_has_no_ink(grain, seed):
+    with pytest.raises(ImageError, match="no ink found"):
+        to_mnist(pencil_on_paper("7", darker=0, grain=grain, seed=seed))
 
 
 @pytest.mark.parametrize(
