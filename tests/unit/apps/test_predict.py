@@ -242,9 +242,9 @@ def test_two_digits_side_by_side_are_flagged_in_the_table_and_the_json(monkeypat
     draw("7").save(tmp_path / "7.png")
     out, _, _ = run_predict(monkeypatch, capsys, tmp_path, "--model", drawn_model, "--json")
     doubts = {Path(record["path"]).name: record["doubt"] for record in map(json.loads, out.splitlines())}
-    assert doubts["7.png"] is None and doubts["17.png"].startswith("wider than one digit")
+    assert doubts["7.png"] is None and doubts["17.png"] == "the ink is in pieces side by side: two digits?"
     out, _, _ = run_predict(monkeypatch, capsys, tmp_path, "--model", drawn_model)
-    assert out.splitlines()[0].split()[-1] == "doubt" and "wider than one digit" in out.splitlines()[1]
+    assert out.splitlines()[0].split()[-1] == "doubt" and "two digits?" in out.splitlines()[1]
 
 
 @pytest.mark.parametrize(

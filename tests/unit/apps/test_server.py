@@ -169,7 +169,7 @@ def test_an_answer_not_to_trust_says_why(classifier):
     pair.paste(draw("1", box=(0.2, 0.2, 0.8, 0.8)), (0, 0))
     pair.paste(draw("7", box=(0.2, 0.2, 0.8, 0.8)), (200, 0))
     [(status, _, reply)] = exchange(classifier, [("POST", "/predict", png_bytes(pair))])
-    assert status == 200 and reply["doubt"].startswith("wider than one digit")
+    assert status == 200 and "two digits?" in reply["doubt"]
 
 
 def test_under_load_every_answer_is_right_and_no_request_fails(classifier):
