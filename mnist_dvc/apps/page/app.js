@@ -76,7 +76,7 @@ function show(reply) {
     return;
   }
   statusLine.textContent = reply.doubt
-    ? `The model says ${reply.label}, but do not trust it: ${reply.doubt}.`
+    ? `The model says ${reply.label}, but do not trust it: ${reply.doubt}${/[.?!]$/.test(reply.doubt) ? "" : "."}`
     : `The model says ${reply.label}.`;
   answer.dataset.label = reply.label;
   likeliest.replaceChildren(
