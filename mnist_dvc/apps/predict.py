@@ -87,7 +87,8 @@ class Table:
     def __init__(self, files: list[Path], classes: tuple[str, ...], top: int, as_json: bool) -> None:
         self.classes, self.top, self.as_json = classes, top, as_json
         self.widths = (max(len(str(path)) for path in files), max(len(name) for name in ("label", *classes)))
-        self.others_width = (top - 1) * (max(map(len, classes)) + 9) - 2
+        # Each of the others is a name and a probability of at most 7 characters, two spaces apart.
+        self.others_width = max(len("next likeliest"), (top - 1) * (max(map(len, classes)) + 10) - 2)
         if not as_json:
             header = f"{'path':<{self.widths[0]}}  {'label':>{self.widths[1]}}  probability"
             if top > 1:

@@ -96,17 +96,19 @@ def test_what_is_no_digit_is_refused_with_a_reason_and_the_server_keeps_serving(
             ("POST", "/predict", png[: len(png) // 2]),
             ("POST", "/predict", png_bytes(Image.new("L", (200, 200), 255))),
             ("POST", "/predict", b"\0" * (MAX_BODY_BYTES + 1)),
+            ("POST", "/predict", b"%PDF-1.7\n"),
             ("POST", "/predict", png),
         ],
     )
     statuses = [status for status, _, _ in answers]
-    assert statuses == [400, 400, 400, 400, 413, 200]
-    errors = [reply["error"] for _, _, reply in answers[:5]]
-    assert "not an image that Pillow can read" in errors[0] and "not an image" in errors[1]
+    assert statuses == [400, 400, 400, 400, 413, 400, 200]
+    errors = [reply["error"] for _, _, reply in answers[:6]]
+    assert "not an image that Pillow can read" in errors[0] and "an empty file (0 bytes)" in errors[1]
+    assert errors[5] == "the posted image: a PDF, not an image; save its page as a PNG or JPEG first"
     assert "damaged or truncated" in errors[2]
     assert "no ink found" in errors[3]
     assert "larger than 5 MB" in errors[4]
-    assert answers[5][2]["label"] == "7"
+    assert answers[6][2]["label"] == "7"
 
 
 def test_the_page_and_its_files_are_served_locally(classifier):
