@@ -8,7 +8,7 @@ catches; and on generated non-digits, how many it flags: two MNIST test digits s
 "42"), letters typed in Pillow's font at several weights and slants (those that look like a digit left out: O, I, S,
 Z, B...), and scribbles of random strokes. The images are normalised as predict normalises files.
 
-    python -m bench.trust          # from the project root, after dvc repro; about a minute on 2 cores
+    python -m bench.trust          # from the project root, after dvc repro; about 15 seconds on 2 cores
 """
 
 import argparse
