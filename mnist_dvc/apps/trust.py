@@ -2,7 +2,7 @@
 included; predict and the page flag an answer when the ink cannot be one digit (in pieces side by side, or too wide)
 or when the model is unsure.
 
-Both limits were chosen on MNIST's validation split, never the test split, with the reference model, and measured on
+The limits were chosen on MNIST's validation split, never the test split, with the reference model, and measured on
 the test split and on generated non-digits by `python -m bench.trust` (docs/using-the-model.md has the figures).
 """
 
@@ -10,8 +10,8 @@ import numpy as np
 
 # The lowest probability at which at most 5% of the validation split's right answers are flagged.
 MIN_PROBABILITY = 0.86
-# Cropped to its ink and fitted into 20x20, no validation digit but one in a thousand is wider than 5:3;
-# two digits side by side are about 2:1 and wider.
+# Cropped to its ink and fitted into 20x20, fewer than one validation digit in a thousand is wider than 5:3;
+# two digits that touch, or a word, often are.
 MAX_WIDTH_RATIO = 5 / 3
 # Ink in pieces side by side, empty columns between them, two of them with at least this share of the ink each: two
 # digits written apart. Fewer than one validation digit in a thousand is (a 5 with its bar apart, a broken stroke).
