@@ -32,8 +32,10 @@ NOISE_SCALE = 9.0
 FAINT = 0.25
 # Ink fainter than this, after the background is taken away, is no digit but a blank page.
 MIN_CONTRAST = 32
-# In a photo, ink is averaged over squares of a side this many times smaller than the frame's shorter side.
-SMOOTHING = 150
+# In a photo, ink is averaged over the square of this radius around each pixel (a 5x5 square), in photos of at
+# least SMOOTHED_FROM pixels each way: enough to even out the grain of paper, too little to thin a pen's stroke.
+SMOOTHING_RADIUS = 2
+SMOOTHED_FROM = 150
 
 
 class ImageError(DataError):
@@ -171,7 +173,7 @@ def _ink(image: Image.Image) -> np.ndarray:
     # A photo: its noise, as much as the border shows, and faint marks (ruled lines, smudges) are not the digit.
     # Averaged over a few pixels first: strokes are wider than the grain of paper, which averaging evens out, so
     # that a faint pencil line stands out of a textured page.
-    ink = _box_mean(ink, min(ink.shape) // SMOOTHING)
+    ink = _box_mean(ink, SMOOTHING_RADIUS if min(ink.shape) >= SMOOTHED_FROM else 0)
     floor = max(NOISE_SCALE * _middle(np.abs(_border(ink))), FAINT * ink.max())
     if ink.max() <= floor:
         return np.zeros_like(ink, np.float32)
