@@ -18,6 +18,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from mnist_dvc.core.errors import DataError
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# Files that people take for images but that hold no pixels Pillow can read: in a directory they are inputs too,
+# so that each is counted and named for what it is rather than skipped.
+LOOKALIKES = (".pdf", ".svg", ".heic", ".heif")
 FRAME = 28
 BOX = 20
 # Larger images are refused rather than decoded: a small file can unpack into gigabytes.
@@ -29,6 +32,10 @@ NOISE_SCALE = 9.0
 FAINT = 0.25
 # Ink fainter than this, after the background is taken away, is no digit but a blank page.
 MIN_CONTRAST = 32
+# In a photo, ink is averaged over the square of this radius around each pixel (a 5x5 square), in photos of at
+# least SMOOTHED_FROM pixels each way: enough to even out the grain of paper, too little to thin a pen's stroke.
+SMOOTHING_RADIUS = 2
+SMOOTHED_FROM = 150
 
 
 class ImageError(DataError):
@@ -49,7 +56,7 @@ def find_images(paths: Iterable[Path]) -> Iterator[Path | ImageError]:
     path that is missing, and for each directory with no images in it."""
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES + LOOKALIKES and p.is_file())
             if not found:
                 yield ImageError(f"{path}: no images in this directory (expected {', '.join(SUFFIXES)})")
             yield from found
@@ -93,9 +100,28 @@ def read_image(file: Path | BinaryIO, name: str = "") -> Image.Image:
     except FileNotFoundError:
         raise ImageError(f"{name}: not found") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image that Pillow can read") from None
+        raise ImageError(f"{name}: {_what_it_is(file)}") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"{name}: a damaged or truncated image ({error})") from None
+
+
+def _what_it_is(file: Path | BinaryIO) -> str:
+    """What a file that Pillow cannot read is, from its first bytes, and what to do with it."""
+    if isinstance(file, Path):
+        with open(file, "rb") as opened:
+            head = opened.read(64)
+    else:
+        file.seek(0)
+        head = file.read(64)
+    if not head:
+        return "an empty file (0 bytes), not an image"
+    if head.startswith(b"%PDF"):
+        return "a PDF, not an image; save its page as a PNG or JPEG first"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
+        return "a HEIC photo, which Pillow cannot read; save it as a JPEG first"
+    if b"<svg" in head.lower() or head.lstrip().startswith(b"<?xml"):
+        return "an SVG or other XML drawing, not an image of pixels; save it as a PNG first"
+    return "not an image that Pillow can read"
 
 
 def to_mnist(image: Image.Image, source: str = "image") -> np.ndarray:
@@ -145,8 +171,24 @@ def _ink(image: Image.Image) -> np.ndarray:
     if np.isscalar(background):  # clean paper, as drawn on a computer: every shade of ink counts
         return np.maximum(ink, 0).astype(np.float32)
     # A photo: its noise, as much as the border shows, and faint marks (ruled lines, smudges) are not the digit.
+    # Averaged over a few pixels first: strokes are wider than the grain of paper, which averaging evens out, so
+    # that a faint pencil line stands out of a textured page.
+    ink = _box_mean(ink, SMOOTHING_RADIUS if min(ink.shape) >= SMOOTHED_FROM else 0)
     floor = max(NOISE_SCALE * _middle(np.abs(_border(ink))), FAINT * ink.max())
-    return np.maximum(ink - floor, 0).astype(np.float32)
+    if ink.max() <= floor:
+        return np.zeros_like(ink, np.float32)
+    # Scaled back to the strength of the strongest ink, which to_mnist checks: the noise is taken away, the
+    # ink's contrast with the paper is not.
+    return (np.maximum(ink - floor, 0) * (ink.max() / (ink.max() - floor))).astype(np.float32)
+
+
+def _box_mean(pixels: np.ndarray, radius: int) -> np.ndarray:
+    """The mean of each pixel's (2 radius + 1)-square neighbourhood, the frame's edge repeated beyond it."""
+    if radius < 1:
+        return pixels
+    size = 2 * radius + 1
+    sums = np.pad(np.pad(pixels.astype(np.float64), radius, mode="edge"), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    return (sums[size:, size:] - sums[:-size, size:] - sums[size:, :-size] + sums[:-size, :-size]) / size**2
 
 
 def _gray(image: Image.Image) -> np.ndarray:

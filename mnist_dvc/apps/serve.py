@@ -8,9 +8,15 @@ from the network.
 import argparse
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mnist_dvc.apps.model_file import checked_model, recorded_facts
+from mnist_dvc.apps.server import serve
 from mnist_dvc.core import paths
 from mnist_dvc.core.cli import parse_args, run_command
+
+if TYPE_CHECKING:
+    from mnist_dvc.model.inference import Classifier
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,14 +35,16 @@ def port(text: str) -> int:
 
 def main() -> None:
     args = parse_args(__doc__, with_params=False, add_arguments=add_arguments)
+    checked_model(args.model)
 
-    # TensorFlow takes seconds to import: only once the arguments are known to be good.
-    from mnist_dvc.apps.server import serve
-    from mnist_dvc.model.inference import load_classifier
+    def load() -> "Classifier":
+        # TensorFlow takes seconds to import: the server loads the model once it listens.
+        from mnist_dvc.model.inference import load_classifier
 
-    classifier = load_classifier(args.model)
+        return load_classifier(args.model)
+
     try:
-        asyncio.run(serve(classifier, args.host, args.port))
+        asyncio.run(serve(load, recorded_facts(args.model), args.host, args.port))
     except KeyboardInterrupt:
         print("serve: stopped")
 

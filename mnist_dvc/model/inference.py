@@ -24,6 +24,8 @@ class Classifier:
     def probabilities(self, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:
         """Class probabilities for uint8 images, one row per image, each summing to 1; one model call per batch."""
         batches = [images[start : start + batch_size] for start in range(0, len(images), batch_size)]
+        if not batches:  # no image: no model call, and no rows
+            return np.zeros((0, len(self.classes)), np.float32)
         return np.concatenate([np.asarray(self.probability_model.predict_on_batch(batch)) for batch in batches])
 
 

@@ -95,7 +95,11 @@ def load_model(path: os.PathLike) -> tuple[keras.Model, tuple[str, ...]]:
             "checks DVC's cache and gets a good copy back"
         ) from None
     except (ValueError, OSError, KeyError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: not a readable Keras model ({error}); run the train stage again") from None
+        # Keras explains at length; its first sentence says enough.
+        reason = str(error).split(". ")[0][:120]
+        raise DataError(
+            f"{path}: not a readable Keras model ({reason}); expected a .keras file saved by the train stage"
+        ) from None
     n_outputs = model.output_shape[-1]
     if not isinstance(classes, list) or len(classes) != n_outputs or not all(isinstance(c, str) for c in classes):
         raise DataError(

@@ -46,6 +46,20 @@ def draw(
     return image
 
 
+def pencil_on_paper(digit: str, darker: int, grain: float, seed: int = 0) -> Image.Image:
+    """A digit in light pencil on textured grey paper, 300x300: the paper 170 grey with blotches and a fine grain
+    (grain is the spread of the grain, in grey levels), the pencil on average darker grey levels darker, its
+    pressure uneven; darker=0 gives the paper alone."""
+    rng = np.random.default_rng(seed)
+    stroke = 1 - np.asarray(draw(digit, size=(300, 300), width=8), np.float32) / 255  # 1 where the pencil went
+    blotches = np.asarray(
+        Image.fromarray(rng.normal(0, grain, (60, 60)).astype(np.float32), mode="F").resize((300, 300))
+    )
+    paper = 170 + blotches + rng.normal(0, grain, (300, 300))
+    pencil = darker * rng.uniform(0.7, 1.3, (300, 300))
+    return Image.fromarray(np.clip(paper - stroke * pencil + 0.5, 0, 255).astype(np.uint8))
+
+
 def drawn_dataset(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """count MNIST-form images (uint8, n x 28 x 28) of drawn 0s, 1s and 7s, with their labels, all varied."""
     rng = np.random.default_rng(seed)

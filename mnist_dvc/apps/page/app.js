@@ -1,6 +1,7 @@
 // The drawing pad: strokes drawn with any pointer (mouse, pen, touch) are sent to the server as a PNG
-// shortly after the pen stops moving and when it lifts; an uploaded file is sent as it is. Only the answer
-// to the latest request is shown, whatever order the answers arrive in.
+// shortly after the pen stops moving and when it lifts; a tap draws a dot; an uploaded file is sent as it is.
+// Only the answer to the latest request is shown, whatever order the answers arrive in, with the reason not to
+// trust it when the server gives one.
 "use strict";
 
 const PEN_WIDTH = 22;
@@ -12,6 +13,7 @@ const seen = document.getElementById("seen");
 const answer = document.getElementById("answer");
 const statusLine = document.getElementById("status");
 const likeliest = document.getElementById("top");
+const about = document.getElementById("about");
 
 let drawing = false;
 let inked = false;
@@ -22,6 +24,7 @@ let shown = 0;
 function blank() {
   pen.fillStyle = "#000";
   pen.fillRect(0, 0, pad.width, pad.height);
+  pen.fillStyle = "#fff";
   inked = false;
 }
 
@@ -57,14 +60,24 @@ async function send(body) {
   answer.dataset.answers = String(Number(answer.dataset.answers) + 1);
 }
 
+// Three decimals that never round to a certainty the model does not have.
+function asText(probability) {
+  if (probability > 0.999) return "> 0.999";
+  if (probability < 0.001) return "< 0.001";
+  return probability.toFixed(3);
+}
+
 function show(reply) {
   statusLine.classList.toggle("error", "error" in reply);
+  statusLine.classList.toggle("doubt", Boolean(reply.doubt));
   if ("error" in reply) {
     statusLine.textContent = reply.error;
     answer.dataset.label = "";
     return;
   }
-  statusLine.textContent = `The model says ${reply.label}.`;
+  statusLine.textContent = reply.doubt
+    ? `The model says ${reply.label}, but do not trust it: ${reply.doubt}${/[.?!]$/.test(reply.doubt) ? "" : "."}`
+    : `The model says ${reply.label}.`;
   answer.dataset.label = reply.label;
   likeliest.replaceChildren(
     ...reply.top.map(([name, probability]) => {
@@ -74,7 +87,7 @@ function show(reply) {
       bar.style.width = `${(100 * probability).toFixed(1)}%`;
       const value = Object.assign(document.createElement("span"), {
         className: "value",
-        textContent: probability.toFixed(3),
+        textContent: asText(probability),
       });
       row.append(label, bar, value);
       return row;
@@ -98,10 +111,11 @@ pad.addEventListener("pointerdown", (event) => {
   inked = true;
   pad.setPointerCapture(event.pointerId);
   const [x, y] = point(event);
+  pen.beginPath(); // a dot, which a line of no length is not
+  pen.arc(x, y, PEN_WIDTH / 2, 0, 2 * Math.PI);
+  pen.fill();
   pen.beginPath();
   pen.moveTo(x, y);
-  pen.lineTo(x, y);
-  pen.stroke();
 });
 
 pad.addEventListener("pointermove", (event) => {
@@ -144,8 +158,21 @@ document.getElementById("upload").addEventListener("change", async (event) => {
   event.target.value = "";
 });
 
+// What the pipeline recorded of the model: which one answers, and how well it did on the test split.
+async function describeModel() {
+  try {
+    const facts = await (await fetch("about")).json();
+    const what = facts.family ? `a ${facts.family} trained on ${facts.dataset}` : "a model the pipeline has no record of";
+    const score = facts.test_accuracy === null ? "" : `, test accuracy ${facts.test_accuracy.toFixed(4)}`;
+    about.textContent = `Answering: ${facts.model}, ${what}${score}.`;
+  } catch (error) {
+    about.textContent = `The server did not say which model answers (${error.message}).`;
+  }
+}
+
 pen.strokeStyle = "#fff";
 pen.lineWidth = PEN_WIDTH;
 pen.lineCap = "round";
 pen.lineJoin = "round";
 blank();
+describeModel();

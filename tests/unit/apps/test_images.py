@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from mnist_dvc.apps.images import MAX_PIXELS, SUFFIXES, ImageError, read_image, to_mnist
 from mnist_dvc.core.errors import DataError
-from tests.helpers.drawn import SHAPES, draw, drawn_dataset
+from tests.helpers.drawn import SHAPES, draw, drawn_dataset, pencil_on_paper
 
 LOSSY = {".jpg", ".jpeg", ".webp"}
 # A 7 drawn black on white, the plainest input there is: what every other way of drawing it should match.
@@ -278,6 +278,28 @@ def test_ruled_lines_of_the_paper_are_not_the_digit():
     assert best_correlation(result, SEVEN) > 0.9
 
 
+@pytest.mark.parametrize("digit", SHAPES)
+@pytest.mark.parametrize("darker", [40, 50, 60])
+def test_light_pencil_on_textured_grey_paper_is_found(digit, darker):
+    """A pencil digit a few tens of grey levels darker than grainy, blotchy grey paper: the digit, and no paper."""
+    result = to_mnist(pencil_on_paper(digit, darker, grain=4))
+    assert_placed(result)
+    assert_ink_on_the_digit(result)
+    # Alike once blurred by a pixel: a thin ring shifted by a pixel correlates poorly as it is.
+    blurred = [
+        np.asarray(Image.fromarray(image).filter(ImageFilter.BoxBlur(1)), np.float64)
+        for image in (result, to_mnist(draw(digit, size=(300, 300), width=8)))
+    ]
+    assert best_correlation(*blurred) > 0.85
+
+
+@pytest.mark.parametrize("grain", [2, 4, 6, 8])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_textured_paper_alone_has_no_ink(grain, seed):
+    with pytest.raises(ImageError, match="no ink found"):
+        to_mnist(pencil_on_paper("7", darker=0, grain=grain, seed=seed))
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -340,7 +362,10 @@ def truncated_png() -> bytes:
     ("name", "content", "problem"),
     [
         pytest.param("notes.png", b"remember to buy milk\n", "not an image that Pillow can read", id="text"),
-        pytest.param("empty.png", b"", "not an image that Pillow can read", id="empty"),
+        pytest.param("empty.png", b"", "an empty file (0 bytes), not an image", id="empty"),
+        pytest.param("scan.png", b"%PDF-1.7\n%\xe2\xe3", "a PDF, not an image; save its page as a PNG", id="pdf"),
+        pytest.param("photo.jpg", b"\0\0\0\x18ftypheic\0\0\0\0", "a HEIC photo, which Pillow cannot read", id="heic"),
+        pytest.param("logo.png", b'<?xml version="1.0"?>\n<svg>', "an SVG or other XML drawing", id="svg"),
         pytest.param("cut.png", truncated_png(), "a damaged or truncated image", id="truncated png"),
         pytest.param("cut.jpg", jpeg_bytes(draw("7"))[:600], "a damaged or truncated image", id="truncated jpeg"),
         pytest.param(
@@ -407,3 +432,8 @@ def test_blank_pages_have_no_ink(tmp_path, make):
     with pytest.raises(ImageError) as caught:
         normalised(path)
     assert str(caught.value) == f"{path}: no ink found; expected a digit that stands out from its background"
+
+
+def test_what_pillow_cannot_read_is_named_in_a_posted_body_too():
+    with pytest.raises(ImageError, match="^the upload: a PDF, not an image"):
+        read_image(io.BytesIO(b"%PDF-1.4 ..."), "the upload")

@@ -19,6 +19,7 @@ import pytest
 
 pytest.importorskip("keras")
 
+from mnist_dvc.apps import predict as predict_app  # noqa: E402
 from mnist_dvc.apps.images import read_image, to_mnist  # noqa: E402
 from tests.helpers.browser import skip_or_fail_in_ci  # noqa: E402
 from tests.helpers.drawn import draw  # noqa: E402
@@ -38,7 +39,7 @@ ANSWER_JS = """(() => {
         label: answer.dataset.label ?? null,
         status: document.getElementById("status").textContent,
         top: [...document.querySelectorAll("#top li")].map((row) => [
-            row.querySelector(".name").textContent, Number(row.querySelector(".value").textContent),
+            row.querySelector(".name").textContent, row.querySelector(".value").textContent,
         ]),
         seen: [...seen].filter((_, index) => index % 4 === 0),
     };
@@ -69,7 +70,7 @@ def served(drawn_model):
         yield line.split()[1], drawn_model
     finally:
         server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=30) == 0 and server.stdout.read() == "serve: stopped\n"
+        assert server.wait(timeout=30) == 0 and server.stdout.read().endswith("loaded; answering\nserve: stopped\n")
 
 
 @pytest.fixture(scope="module")
@@ -143,5 +144,55 @@ def test_an_uploaded_file_gets_what_predict_says_and_shows_what_the_model_saw(pa
     shown = shown_answer(browser, session, before)
     expected = json.loads(predict.communicate(timeout=120)[0])
     assert shown["label"] == expected["label"] == "7"
-    assert shown["top"] == [[name, round(p, 3)] for name, p in expected["top"]]
+    assert shown["top"] == [[name, predict_app.shown(p)] for name, p in expected["top"]]
     assert shown["seen"] == to_mnist(read_image(path)).ravel().tolist()
+
+
+def test_a_tap_without_moving_draws_a_dot_and_gets_an_answer(page):
+    browser, session = page
+    before = browser.evaluate(session, ANSWER_JS)["answers"]
+    browser.evaluate(session, '(document.getElementById("clear").click(), true)')
+    box = browser.evaluate(
+        session, 'JSON.parse(JSON.stringify(document.getElementById("pad").getBoundingClientRect()))'
+    )
+    centre = (box["left"] + box["width"] / 2, box["top"] + box["height"] / 2)
+    browser.drag(session, [centre, centre])
+    inked = browser.evaluate(
+        session,
+        """(() => {
+            const pad = document.getElementById("pad");
+            const pixels = pad.getContext("2d").getImageData(0, 0, pad.width, pad.height).data;
+            return pixels.filter((value, index) => index % 4 === 0 && value > 128).length;
+        })()""",
+    )
+    assert inked > 200  # a dot as wide as the pen
+    shown = shown_answer(browser, session, before)
+    assert "no ink" not in shown["status"] and shown["label"]
+
+
+def test_every_control_is_a_finger_wide_and_shows_its_focus(page):
+    browser, session = page
+    controls = browser.evaluate(
+        session,
+        """[...document.querySelectorAll("button, input")].map((control) => {
+            control.focus();
+            const target = control.closest("label") ?? control;
+            const box = target.getBoundingClientRect();
+            const style = getComputedStyle(target);
+            return [control.id, box.width, box.height, style.outlineStyle, parseFloat(style.outlineWidth)];
+        })""",
+    )
+    assert [control[0] for control in controls] == ["clear", "upload"]
+    for name, width, height, outline, outline_width in controls:
+        assert width >= 44 and height >= 44, name
+        assert outline != "none" and outline_width >= 2, name
+
+
+def test_the_page_says_which_model_answers(page, served):
+    browser, session = page
+    _, model = served
+    deadline = time.monotonic() + 10
+    while "asking" in (about := browser.evaluate(session, 'document.getElementById("about").textContent')):
+        assert time.monotonic() < deadline, about
+        time.sleep(0.05)
+    assert about.startswith(f"Answering: {model}, ")

@@ -6,17 +6,19 @@ import asyncio
 import io
 import json
 import sys
+import threading
 
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 
+import aiohttp  # noqa: E402
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from mnist_dvc.apps.images import read_image, to_mnist  # noqa: E402
-from mnist_dvc.apps.server import MAX_BODY_BYTES, TOP, make_app  # noqa: E402
+from mnist_dvc.apps.server import MAX_BODY_BYTES, TOP, make_app, serve  # noqa: E402
 from mnist_dvc.model.inference import load_classifier  # noqa: E402
 from tests.helpers.drawn import SHAPES, draw, drawn_dataset  # noqa: E402
 from tests.helpers.project import PROJECT_ROOT, run  # noqa: E402
@@ -45,10 +47,13 @@ def png_bytes(image: Image.Image) -> bytes:
 def exchange(classifier, requests: list[tuple[str, str, bytes | None]]) -> list[tuple[int, str, object]]:
     """Send requests (method, path, body) in turn to one server; each answer as status, content type and body
     (parsed when JSON)."""
+    return exchange_with(make_app(lambda: classifier), requests)
 
+
+def exchange_with(app, requests: list[tuple[str, str, bytes | None]]) -> list[tuple[int, str, object]]:
     async def talk():
         answers = []
-        async with TestClient(TestServer(make_app(classifier))) as client:
+        async with TestClient(TestServer(app)) as client:
             for method, path, body in requests:
                 response = await client.request(method, path, data=body)
                 text = await response.text()
@@ -91,17 +96,19 @@ def test_what_is_no_digit_is_refused_with_a_reason_and_the_server_keeps_serving(
             ("POST", "/predict", png[: len(png) // 2]),
             ("POST", "/predict", png_bytes(Image.new("L", (200, 200), 255))),
             ("POST", "/predict", b"\0" * (MAX_BODY_BYTES + 1)),
+            ("POST", "/predict", b"%PDF-1.7\n"),
             ("POST", "/predict", png),
         ],
     )
     statuses = [status for status, _, _ in answers]
-    assert statuses == [400, 400, 400, 400, 413, 200]
-    errors = [reply["error"] for _, _, reply in answers[:5]]
-    assert "not an image that Pillow can read" in errors[0] and "not an image" in errors[1]
+    assert statuses == [400, 400, 400, 400, 413, 400, 200]
+    errors = [reply["error"] for _, _, reply in answers[:6]]
+    assert "not an image that Pillow can read" in errors[0] and "an empty file (0 bytes)" in errors[1]
+    assert errors[5] == "the posted image: a PDF, not an image; save its page as a PNG or JPEG first"
     assert "damaged or truncated" in errors[2]
     assert "no ink found" in errors[3]
     assert "larger than 5 MB" in errors[4]
-    assert answers[5][2]["label"] == "7"
+    assert answers[6][2]["label"] == "7"
 
 
 def test_the_page_and_its_files_are_served_locally(classifier):
@@ -119,11 +126,52 @@ def test_the_page_and_its_files_are_served_locally(classifier):
 def test_a_missing_model_is_one_line_at_start_up(tmp_path):
     command = [sys.executable, "-m", "mnist_dvc.apps.serve", "--model", str(tmp_path / "missing.keras"), "--port", "0"]
     result = run(command, PROJECT_ROOT, check=False, timeout=120)
-    assert result.returncode == 1
-    assert result.stderr.startswith(
-        f"serve: error: {tmp_path / 'missing.keras'}: not found; run the pipeline first (./tasks.sh repro)"
-    )
-    assert result.stderr.count("\n") == 1
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"serve: error: {tmp_path / 'missing.keras'}: no such file; ")
+    assert "models/" in result.stderr and len(result.stderr.splitlines()) == 1  # and the models there are
+
+
+def test_the_url_is_printed_before_the_model_is_loaded_and_requests_wait_for_it(classifier, drawn_files, capsys):
+    """TensorFlow takes seconds to import: the server listens at once, and a request sent meanwhile gets its answer
+    once the model is there."""
+    loaded = threading.Event()
+
+    def slow_load():
+        loaded.wait(30)
+        return classifier
+
+    async def scenario():
+        server = asyncio.create_task(serve(slow_load, {"model": "slow.keras"}, "127.0.0.1", 0))
+        while "http://" not in (printed := capsys.readouterr().out):
+            await asyncio.sleep(0.01)
+        url = printed.split()[1]
+        async with aiohttp.ClientSession() as session:
+            request = asyncio.create_task(session.post(f"{url}predict", data=drawn_files["7"].read_bytes()))
+            await asyncio.sleep(0.2)
+            assert not request.done()
+            loaded.set()
+            reply = await (await request).json()
+        server.cancel()
+        return printed, reply
+
+    printed, reply = asyncio.run(scenario())
+    assert printed.startswith("serve: http://127.0.0.1:") and "loaded" not in printed
+    assert reply["label"] == "7" and reply["doubt"] is None
+
+
+def test_about_says_which_model_answers(classifier):
+    about = {"model": "model.keras", "family": "multilayer perceptron", "dataset": "mnist", "test_accuracy": 0.97}
+    app = make_app(lambda: classifier, about)
+    [(status, _, reply)] = exchange_with(app, [("GET", "/about", None)])
+    assert status == 200 and reply == about
+
+
+def test_an_answer_not_to_trust_says_why(classifier):
+    pair = Image.new("L", (400, 200), 255)
+    pair.paste(draw("1", box=(0.2, 0.2, 0.8, 0.8)), (0, 0))
+    pair.paste(draw("7", box=(0.2, 0.2, 0.8, 0.8)), (200, 0))
+    [(status, _, reply)] = exchange(classifier, [("POST", "/predict", png_bytes(pair))])
+    assert status == 200 and "two digits?" in reply["doubt"]
 
 
 def test_under_load_every_answer_is_right_and_no_request_fails(classifier):
@@ -134,7 +182,7 @@ def test_under_load_every_answer_is_right_and_no_request_fails(classifier):
 
     async def load() -> list[tuple[int, str]]:
         limit = asyncio.Semaphore(20)
-        async with TestClient(TestServer(make_app(classifier))) as client:
+        async with TestClient(TestServer(make_app(lambda: classifier))) as client:
 
             async def ask(index: int) -> tuple[int, str]:
                 async with limit:

@@ -59,3 +59,8 @@ def test_a_cnn_with_a_sigmoid_head_gives_the_softmax_of_its_logits(tmp_path, ima
     logits = features.astype(np.float64) @ kernel + bias
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     assert np.allclose(classifier.probabilities(images), expected / expected.sum(axis=1, keepdims=True), atol=1e-6)
+
+
+def test_no_images_give_no_rows_and_no_model_call(drawn_model):
+    probabilities = load_classifier(drawn_model).probabilities(np.zeros((0, 28, 28), np.uint8))
+    assert probabilities.shape == (0, len(CLASSES))
