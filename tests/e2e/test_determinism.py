@@ -16,25 +16,10 @@ import pytest
 
 from mnist_dvc.core import runtime
 from mnist_dvc.core.params import compose
-from tests.helpers.project import make_project, project_env, run
+from tests.helpers.project import TINY_CNN, make_project, project_env, run
 
 # Everything the train stage writes.
 OUTPUTS = ("models/model.keras", "metrics/train.json", "metrics/train")
-# The tiny CNN with every recipe that touches the arithmetic: batch normalisation, augmentation, AdamW, a schedule.
-CNN = [
-    "model=cnn",
-    "train.model.filters=[4,8]",
-    "train.model.batch_norm=true",
-    "train.model.hidden_units=[16]",
-    "train.optimizer=adamw",
-    "train.weight_decay=0.01",
-    "train.schedule=cosine",
-    "train.warmup_epochs=1",
-    "train.label_smoothing=0.1",
-    "train.augment.shift=0.5",
-    "train.augment.rotation=3",
-    "train.augment.zoom=0.05",
-]
 
 
 def one_cpu() -> None:
@@ -70,7 +55,7 @@ def trained(root: Path, machine: str) -> tuple[dict[str, bytes], str]:
     return {str(path.relative_to(root)): path.read_bytes() for path in files}, result.stdout
 
 
-@pytest.mark.parametrize("recipe", [[], CNN], ids=["mlp", "cnn with every recipe"])
+@pytest.mark.parametrize("recipe", [[], TINY_CNN], ids=["mlp", "cnn with every recipe"])
 def test_training_gives_the_same_bytes_on_every_machine(prepared, recipe):
     compose(prepared / "params.yaml", recipe, prepared)
     outputs = {machine: trained(prepared, machine) for machine in MACHINES}

@@ -21,6 +21,7 @@ from tests.helpers.project import (
     DEFAULT_SIGNALS,
     PROJECT_ROOT,
     STAGES,
+    TINY_CNN,
     cached_stages,
     make_project,
     project_env,
@@ -205,30 +206,12 @@ def test_experiments_with_different_params_are_both_shown(copy_of):
     assert "accuracy" in relu_metrics["metrics/test.json"]["test"]
 
 
-CNN_RECIPE = [
-    "model=cnn",
-    "train.model.filters=[4,8]",
-    "train.model.batch_norm=true",
-    "train.model.hidden_units=[16]",
-    "train.model.hidden_activation=relu",
-    "train.optimizer=adamw",
-    "train.weight_decay=0.01",
-    "train.schedule=cosine",
-    "train.warmup_epochs=1",
-    "train.label_smoothing=0.1",
-    # Mild: each digit of the tiny data is a band two pixels high (tests/conftest.py).
-    "train.augment.shift=0.5",
-    "train.augment.rotation=3",
-    "train.augment.zoom=0.05",
-]
-
-
 def test_a_cnn_with_augmentation_and_every_recipe_runs_through_every_stage_and_exports_the_same_bytes(copy_of):
     """From the committed params, `dvc exp run -S model=cnn` switches to a CNN; every stage after train, and predict,
     take the CNN as they take the MLP, and its exports are the same bytes when made again."""
     run(["git", "add", "-A"], copy_of)
     run(["git", "commit", "-qm", "baseline run"], copy_of)
-    output = run(["dvc", "exp", "run", "-n", "cnn", *(arg for o in CNN_RECIPE for arg in ("-S", o))], copy_of).stdout
+    output = run(["dvc", "exp", "run", "-n", "cnn", *(arg for o in TINY_CNN for arg in ("-S", o))], copy_of).stdout
     assert [s for s in ran_stages(output) if s in STAGES] == ["train", "evaluate", "visualize", "export", "card"]
     test = json.loads((copy_of / "metrics/test.json").read_text())["test"]
     assert test["accuracy"] > 0.2, "better than chance"

@@ -38,6 +38,25 @@ TINY = {
     "visualize.sample_images": 16,
 }
 
+# The tiny CNN with every recipe that touches the arithmetic: batch normalisation, augmentation, AdamW, a schedule;
+# as `dvc exp run -S` takes them, from the tiny project's params.
+TINY_CNN = [
+    "model=cnn",
+    "train.model.filters=[4,8]",
+    "train.model.batch_norm=true",
+    "train.model.hidden_units=[16]",
+    "train.model.hidden_activation=relu",
+    "train.optimizer=adamw",
+    "train.weight_decay=0.01",
+    "train.schedule=cosine",
+    "train.warmup_epochs=1",
+    "train.label_smoothing=0.1",
+    # Mild: each digit of the tiny data is a band two pixels high (tests/helpers/data.py).
+    "train.augment.shift=0.5",
+    "train.augment.rotation=3",
+    "train.augment.zoom=0.05",
+]
+
 
 def make_project(root: Path) -> Path:
     """The project's code in a new git repository at root, with the tiny dataset in data/raw/ (recorded by DVC at
