@@ -5,15 +5,21 @@
 #   ./tasks.sh test    create .venv if needed, install requirements, run ruff and the test suite
 #   ./tasks.sh exps    compare experiments: dvc exp show, best test accuracy first, in 100 columns
 #
-# Extra arguments go to dvc repro, pytest or dvc exp show. Needs Python 3.11 (python3.11 or python3).
+# Extra arguments go to dvc repro, pytest or dvc exp show. Needs Python 3.11, 3.12 or 3.13 (CI runs 3.11).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 setup() {
-    local python
-    python=$(command -v python3.11 || command -v python3) || { echo "tasks.sh: Python 3.11 not found" >&2; exit 1; }
     if [ ! -x .venv/bin/python ]; then
-        echo "tasks.sh: creating .venv with $("$python" --version)"
+        local python version
+        python=$(command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3) \
+            || { echo "tasks.sh: Python not found; install Python 3.11, 3.12 or 3.13" >&2; exit 1; }
+        version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+        case "$version" in
+            3.11 | 3.12 | 3.13) ;;
+            *) echo "tasks.sh: $python is Python $version; the locked packages need 3.11, 3.12 or 3.13" >&2; exit 1 ;;
+        esac
+        echo "tasks.sh: creating .venv with Python $version"
         "$python" -m venv .venv
     fi
     # Install the exact packages of requirements.lock (every one pinned, every file's hash checked),
@@ -63,8 +69,12 @@ case "${1:-}" in
         setup
         dvc exp show --only-changed --drop "$EXP_DROP" --keep "$EXP_KEEP" --sort-by "$EXP_SORT" --sort-order desc "$@"
         ;;
-    *)
+    -h | --help | help)
         sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+        ;;
+    *)
+        echo "tasks.sh: unknown command '${1:-}'; expected repro, test or exps" >&2
+        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

@@ -2,6 +2,8 @@
 renderer, fits 100 columns with test accuracy in it."""
 
 import re
+import shutil
+import subprocess
 
 import pytest
 from dvc.commands.experiments.show import show_experiments
@@ -70,3 +72,24 @@ def test_setup_says_each_step_before_it_and_lets_pip_show_its_progress():
     for k in installs:
         assert "--quiet" not in lines[k] and " -q " not in lines[k], lines[k]
         assert lines[k - 1].strip().startswith('echo "tasks.sh: step'), lines[k - 1]
+
+
+def test_help_is_the_usage_and_an_unknown_command_says_what_is_expected():
+    tasks = str(PROJECT_ROOT / "tasks.sh")
+    shown = subprocess.run([tasks, "--help"], capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0 and "./tasks.sh repro" in shown.stdout
+    wrong = subprocess.run([tasks, "reproo"], capture_output=True, text=True, timeout=30)
+    assert wrong.returncode == 2 and "unknown command 'reproo'; expected repro, test or exps" in wrong.stderr
+
+
+def test_setup_refuses_a_python_the_lock_is_not_for(tmp_path):
+    """Before it makes .venv: a python3.11 on the PATH that is in truth 3.10 is named, with the versions that work."""
+    shutil.copy(PROJECT_ROOT / "tasks.sh", tmp_path / "tasks.sh")
+    fake = tmp_path / "bin" / "python3.11"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 3.10\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin"}
+    result = subprocess.run([str(tmp_path / "tasks.sh"), "test"], capture_output=True, text=True, env=env, timeout=30)
+    assert result.returncode == 1 and not (tmp_path / ".venv").exists()
+    assert result.stderr == f"tasks.sh: {fake} is Python 3.10; the locked packages need 3.11, 3.12 or 3.13\n"
