@@ -283,7 +283,8 @@ the commit that recorded it, then:
 ```bash
 git log --reverse --format=%H -S {r.model_md5} -- dvc.lock | head -1   # the first commit with this model
 git checkout <that commit>
-dvc pull      # from the DVC remote; or, with the raw files in data/raw/{r.dataset.name}/, train it again: dvc repro
+./tasks.sh repro   # train it again (the raw files of data/raw/{r.dataset.name}/ are downloaded if missing)
+dvc pull           # or, where a DVC remote holds this run's outputs, fetch them instead
 ```
 
 On the same platform with the same packages, `dvc repro` gives the same bytes. The params, from `params.yaml`:
