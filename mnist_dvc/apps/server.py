@@ -43,12 +43,16 @@ UPLOAD_NAME = "the posted image"
 class Limits:
     """What a client may hold of the server, so that idle, slow or numerous connections cannot use up its file
     descriptors: a connection is closed once idle_seconds pass with no complete request (idle between requests,
-    or sending its headers too slowly), and a body must arrive within body_seconds; beyond connections open at
-    once, a new one is answered 503 and closed."""
+    or sending its headers too slowly); a body must arrive within body_seconds, and what is left of one after the
+    answer is read and dropped for at most linger_seconds (aiohttp's default), so that the client gets the
+    answer; beyond connections open at once, a new one is answered 503 and closed. A connection older than
+    lifetime_seconds is closed after its answer in progress, and at once body_seconds later."""
 
     connections: int = 256
     idle_seconds: float = 20.0
     body_seconds: float = 30.0
+    linger_seconds: float = 10.0
+    lifetime_seconds: float = 60.0
 
 
 LIMITS = Limits()
@@ -120,8 +124,8 @@ async def _predict(request: web.Request) -> web.Response:
         return _refused(request, 413, too_large)
     except TimeoutError:
         return _refused(request, 408, f"the image took longer than {seconds:g} s to arrive; send it again")
-    except web.RequestPayloadError as error:  # aiohttp logs it, once it has read what is left of the body
-        return web.json_response({"error": f"a body that cannot be read ({_reason(error)})"}, status=400)
+    except web.RequestPayloadError as error:  # aiohttp logs it, as it reads what is left of the body
+        return _closing(400, f"a body that cannot be read ({_reason(error)})")
     except ConnectionError:
         return _refused(request, 400, "the connection closed before the image had all arrived")
     classifier = await app[CLASSIFIER]
@@ -133,9 +137,13 @@ async def _predict(request: web.Request) -> web.Response:
 
 
 def _refused(request: web.Request, status: int, message: str) -> web.Response:
-    """A request refused before its image was read, told in one line to the client and on stderr; the connection
-    is closed, as the rest of the body may still be on its way."""
+    """A request refused before its image was read, told in one line to the client and on stderr."""
     CLIENT_LOG.warning("%s: %s", request.remote, message)
+    return _closing(status, message)
+
+
+def _closing(status: int, message: str) -> web.Response:
+    """An error that closes the connection, which the client is told: what is left of its body is not read."""
     response = web.json_response({"error": message}, status=status)
     response.force_close()
     return response
@@ -162,7 +170,12 @@ def make_app(load: Callable[[], "Classifier"], about: dict | None = None, limits
     POST /predict an image's answer. load makes the classifier, in the model's thread, once the app starts."""
     # aiohttp's keep-alive timer runs from a connection's start and from each answer, and closes the connection if
     # no complete request has come by then: both an idle connection and headers sent too slowly.
-    handler_args = {"keepalive_timeout": limits.idle_seconds, "logger": CLIENT_LOG, "access_log": None}
+    handler_args = {
+        "keepalive_timeout": limits.idle_seconds,
+        "lingering_time": limits.linger_seconds,
+        "logger": CLIENT_LOG,
+        "access_log": None,
+    }
     app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=handler_args)
     app[LIMITS_KEY] = limits
     app[LOADER] = load
@@ -176,14 +189,17 @@ def make_app(load: Callable[[], "Classifier"], about: dict | None = None, limits
 
 
 class _BoundedSite(web.BaseSite):
-    """A TCP site that holds at most max_connections open: one more is answered 503 at once and closed, unread.
-    (aiohttp has no such bound; the count is its server's, of the connections it has started to handle.)"""
+    """A TCP site that holds at most limits.connections open, each for at most limits.lifetime_seconds (aiohttp
+    offers neither): one more is answered 503 at once and closed, unread; the count is aiohttp's server's, of the
+    connections it has started to handle."""
 
-    def __init__(self, runner: web.AppRunner, host: str, port: int, max_connections: int) -> None:
+    def __init__(self, runner: web.AppRunner, host: str, port: int, limits: Limits) -> None:
         super().__init__(runner)
-        self._host, self._port, self._max_connections = host, port, max_connections
+        self._host, self._port, self._limits = host, port, limits
         self._refusing = False
-        message = f"the server has {max_connections} connections open, the most it takes; try again shortly"
+        self._opened: dict[web.RequestHandler, float] = {}  # each connection handled, by when it opened
+        self._closing_the_old: asyncio.Task | None = None
+        message = f"the server has {limits.connections} connections open, the most it takes; try again shortly"
         body = json.dumps({"error": message}).encode()
         self._refusal = (
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -199,19 +215,43 @@ class _BoundedSite(web.BaseSite):
         await super().start()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._connection, self._host, self._port)
+        self._closing_the_old = asyncio.create_task(self._close_the_old())
+
+    async def stop(self) -> None:
+        if self._closing_the_old:
+            self._closing_the_old.cancel()
+        await super().stop()
 
     def _connection(self) -> asyncio.BaseProtocol:
         """The protocol of a new connection: the server's, or a refusal; the first refusal in a row is logged."""
         server = self._runner.server
-        if len(server.connections) < self._max_connections:
+        if len(server.connections) < self._limits.connections:
             self._refusing = False
-            return server()
+            handler = server()
+            self._opened[handler] = asyncio.get_running_loop().time()
+            return handler
         if not self._refusing:
             CLIENT_LOG.warning(
                 "%s connections open, the most allowed: refusing new ones until some close", len(server.connections)
             )
             self._refusing = True
         return _Refusal(self._refusal)
+
+    async def _close_the_old(self) -> None:
+        """Close the connections that have lived too long, however they got stuck: aiohttp's keep-alive timer
+        stops with the task that handles a connection, which a malformed request can end (`CONNECT  ` with no
+        target, in aiohttp 3.14), leaving the connection open for good."""
+        server, loop, limits = self._runner.server, asyncio.get_running_loop(), self._limits
+        while True:
+            await asyncio.sleep(limits.idle_seconds)
+            still_open = set(server.connections)
+            self._opened = {handler: opened for handler, opened in self._opened.items() if handler in still_open}
+            for handler, opened in self._opened.items():
+                age = loop.time() - opened
+                if age > limits.lifetime_seconds + limits.body_seconds:
+                    handler.force_close()
+                elif age > limits.lifetime_seconds:
+                    handler.close()  # once its answer in progress is sent
 
 
 class _Refusal(asyncio.Protocol):
@@ -223,6 +263,12 @@ class _Refusal(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.write(self._answer)
         transport.close()
+
+
+def _unexpected(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """An error that nothing awaited, in one line: the task of a connection that aiohttp failed to handle."""
+    error = context.get("exception")
+    CLIENT_LOG.error("%s%s", context["message"], f" ({type(error).__name__}: {error})" if error else "")
 
 
 def url(host: str, port: int) -> str:
@@ -242,11 +288,12 @@ async def serve(load: Callable[[], "Classifier"], about: dict, host: str, port: 
     """Serve the page until cancelled, printing its URL (with the port chosen, if port is 0) before the model is
     loaded, and a warning when it listens beyond this machine; a model that fails to load ends it, in one line."""
     app = make_app(load, about, limits)
+    asyncio.get_running_loop().set_exception_handler(_unexpected)
     runner = web.AppRunner(app)
     await runner.setup()
     try:
         try:
-            await _BoundedSite(runner, host, port, limits.connections).start()
+            await _BoundedSite(runner, host, port, limits).start()
         except OSError as error:
             fix = "try another --port" if error.errno in (errno.EADDRINUSE, errno.EACCES) else "check --host"
             raise PipelineError(f"{host}:{port}: cannot listen ({error.strerror}); {fix}") from None

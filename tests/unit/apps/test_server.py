@@ -4,13 +4,12 @@ a digit with a 400 and a body that is too large with a 413, and keeps serving af
 idle, slow and numerous connections are closed or refused, each client error is one line on stderr."""
 
 import asyncio
-import contextlib
+import gc
 import io
 import json
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -22,11 +21,12 @@ from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from mnist_dvc.apps.images import read_image, to_mnist  # noqa: E402
-from mnist_dvc.apps.server import LIMITS, MAX_BODY_BYTES, TOP, Limits, make_app, serve  # noqa: E402
+from mnist_dvc.apps.server import MAX_BODY_BYTES, TOP, Limits, make_app, serve  # noqa: E402
 from mnist_dvc.core.errors import PipelineError  # noqa: E402
 from mnist_dvc.model.inference import load_classifier  # noqa: E402
 from tests.helpers.drawn import SHAPES, draw, drawn_dataset  # noqa: E402
 from tests.helpers.project import PROJECT_ROOT, run  # noqa: E402
+from tests.helpers.servers import exchange_raw, serving  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -201,47 +201,12 @@ def test_under_load_every_answer_is_right_and_no_request_fails(classifier):
     assert [label for _, label in answers] == [expected[index % len(bodies)] for index in range(500)]
 
 
-@contextlib.asynccontextmanager
-async def serving(classifier, capsys, host: str = "127.0.0.1", limits: Limits = LIMITS) -> AsyncIterator[tuple]:
-    """A server as the command runs it, on a free port, once its model is loaded: its host, port and what it
-    printed on stdout and stderr so far."""
-    server = asyncio.create_task(serve(lambda: classifier, {}, host, 0, limits))
-    out = err = ""
-    while "loaded" not in out:
-        await asyncio.sleep(0.01)
-        printed = capsys.readouterr()
-        out, err = out + printed.out, err + printed.err
-    port = int(out.split()[1].rstrip("/").rpartition(":")[2])
-    try:
-        yield host, port, out, err
-    finally:
-        server.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await server
-
-
-async def exchange_raw(host: str, port: int, data: bytes, then_close: bool = False) -> tuple[bytes, bool]:
-    """What the server answers to bytes sent as they are within 2 s, and whether it closed the connection by then."""
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(data)
-    answer = b""
-    try:
-        async with asyncio.timeout(0 if then_close else 2):
-            while chunk := await reader.read(2**16):
-                answer += chunk
-    except TimeoutError:
-        return answer, False
-    finally:
-        writer.close()
-    return answer, True
-
-
 def test_idle_and_slow_connections_are_closed(classifier, capsys):
     """Nothing sent, headers begun but never finished, and nothing after an answer: each closed once idle_seconds
     pass, where aiohttp would wait an hour."""
 
     async def scenario():
-        async with serving(classifier, capsys, limits=Limits(idle_seconds=0.2)) as (host, port, *_):
+        async with serving(lambda: classifier, capsys, limits=Limits(idle_seconds=0.2)) as (host, port, *_):
             silent = await exchange_raw(host, port, b"")
             slow = await exchange_raw(host, port, b"GET /about HTTP/1.1\r\nHost: x\r\nUser-Agent: sl")
             kept = await exchange_raw(host, port, b"GET /about HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -254,7 +219,7 @@ def test_idle_and_slow_connections_are_closed(classifier, capsys):
 
 def test_a_body_that_trickles_in_is_refused_in_one_line(classifier, capsys):
     async def scenario():
-        async with serving(classifier, capsys, limits=Limits(body_seconds=0.2)) as (host, port, *_):
+        async with serving(lambda: classifier, capsys, limits=Limits(body_seconds=0.2)) as (host, port, *_):
             reader, writer = await asyncio.open_connection(host, port)
             writer.write(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n\x89PNG")
             answer = await asyncio.wait_for(reader.readuntil(b"}"), 2)
@@ -270,9 +235,24 @@ def test_a_body_that_trickles_in_is_refused_in_one_line(classifier, capsys):
     assert capsys.readouterr().err == f"serve: 127.0.0.1: {error}\n"
 
 
+def test_a_connection_that_aiohttp_leaves_open_is_closed_once_old(classifier, capsys):
+    """aiohttp 3.14's handler of a connection dies on `CONNECT` with no target, and its keep-alive timer with it."""
+
+    async def scenario():
+        limits = Limits(idle_seconds=0.05, body_seconds=0.05, lifetime_seconds=0.2)
+        async with serving(lambda: classifier, capsys, limits=limits) as (host, port, *_):
+            answer = await exchange_raw(host, port, b"CONNECT  \r\n\r\n")
+            gc.collect()  # the task that died: asyncio reports its error once it is collected
+            return answer
+
+    assert asyncio.run(scenario()) == (b"", True)
+    stderr = capsys.readouterr().err  # asyncio's report of the dead task, in one line
+    assert "Traceback" not in stderr and all(line.startswith("serve: ") for line in stderr.splitlines())
+
+
 def test_connections_beyond_the_bound_are_refused_at_once_until_some_close(classifier, capsys):
     async def scenario():
-        async with serving(classifier, capsys, limits=Limits(connections=2)) as (host, port, *_):
+        async with serving(lambda: classifier, capsys, limits=Limits(connections=2)) as (host, port, *_):
             held = [await asyncio.open_connection(host, port) for _ in range(2)]
             for reader, writer in held:  # each answered, so that the server counts it
                 writer.write(b"GET /about HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -309,7 +289,7 @@ def test_client_errors_are_one_line_each_and_the_server_keeps_serving(classifier
     ]
 
     async def scenario():
-        async with serving(classifier, capsys) as (host, port, *_):
+        async with serving(lambda: classifier, capsys) as (host, port, *_):
             answers = [(await exchange_raw(host, port, request))[0] for request in bad_requests]
             await exchange_raw(
                 host, port, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc", True
@@ -322,6 +302,7 @@ def test_client_errors_are_one_line_each_and_the_server_keeps_serving(classifier
 
     answers, good = asyncio.run(scenario())
     assert [answer[9:12] for answer in answers] == [b"400"] * 6 + [b"413"]
+    assert b"Connection: close" in answers[5]  # a body that cannot be decoded: the connection is not kept
     assert good["label"] == "7"
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == len(bad_requests) + 1, lines
@@ -332,7 +313,7 @@ def test_client_errors_are_one_line_each_and_the_server_keeps_serving(classifier
 
 def test_listening_beyond_this_machine_is_warned_of(classifier, capsys):
     async def scenario():
-        async with serving(classifier, capsys, host="0.0.0.0") as (_, _, out, err):
+        async with serving(lambda: classifier, capsys, host="0.0.0.0") as (_, _, out, err):
             return out, err
 
     out, err = asyncio.run(scenario())
@@ -350,7 +331,7 @@ def test_an_ipv6_address_is_in_brackets_in_the_url_and_localhost_is_not_warned_o
         pytest.skip("no IPv6 loopback on this machine")
 
     async def scenario():
-        async with serving(classifier, capsys, host="::1") as (_, port, out, err):
+        async with serving(lambda: classifier, capsys, host="::1") as (_, port, out, err):
             return port, out, err
 
     port, out, err = asyncio.run(scenario())
