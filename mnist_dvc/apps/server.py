@@ -190,8 +190,9 @@ def make_app(load: Callable[[], "Classifier"], about: dict | None = None, limits
 
 class _BoundedSite(web.BaseSite):
     """A TCP site that holds at most limits.connections open, each for at most limits.lifetime_seconds (aiohttp
-    offers neither): one more is answered 503 at once and closed, unread; the count is aiohttp's server's, of the
-    connections it has started to handle."""
+    offers neither): one more is answered 503 at once and closed, unread. The count is aiohttp's server's, of the
+    connections it has started to handle: a burst, accepted 128 at a time (the listen backlog), may pass it by as
+    many, still a bound."""
 
     def __init__(self, runner: web.AppRunner, host: str, port: int, limits: Limits) -> None:
         super().__init__(runner)
@@ -214,7 +215,7 @@ class _BoundedSite(web.BaseSite):
     async def start(self) -> None:
         await super().start()
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._connection, self._host, self._port)
+        self._server = await loop.create_server(self._connection, self._host, self._port, backlog=self._backlog)
         self._closing_the_old = asyncio.create_task(self._close_the_old())
 
     async def stop(self) -> None:
