@@ -132,8 +132,15 @@ async def _predict(request: web.Request) -> web.Response:
     try:
         result = await asyncio.get_running_loop().run_in_executor(app[EXECUTOR], answer, classifier, body)
     except ImageError as error:
-        return web.json_response({"error": str(error)}, status=400)
+        return web.json_response({"error": f"{error}{_form_hint(request)}"}, status=400)
     return web.json_response(result)
+
+
+def _form_hint(request: web.Request) -> str:
+    """How to post an image for a client that sent a form (curl -F, an HTML form) rather than the file itself."""
+    if request.content_type.startswith("multipart/"):
+        return " (a multipart form was sent: post the image file itself as the body, e.g. curl --data-binary @file)"
+    return ""
 
 
 def _refused(request: web.Request, status: int, message: str) -> web.Response:

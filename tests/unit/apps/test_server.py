@@ -116,6 +116,22 @@ def test_what_is_no_digit_is_refused_with_a_reason_and_the_server_keeps_serving(
     assert answers[6][2]["label"] == "7"
 
 
+def test_a_form_upload_is_told_to_send_the_file_itself(classifier, drawn_files):
+    async def post_form():
+        form = aiohttp.FormData()
+        form.add_field("file", drawn_files["7"].read_bytes(), filename="7.png", content_type="image/png")
+        async with TestClient(TestServer(make_app(lambda: classifier))) as client:
+            response = await client.post("/predict", data=form)
+            return response.status, await response.json()
+
+    status, reply = asyncio.run(post_form())
+    assert status == 400
+    assert reply["error"] == (
+        "the posted image: not an image that Pillow can read (a multipart form was sent: post the image file itself "
+        "as the body, e.g. curl --data-binary @file)"
+    )
+
+
 def test_the_page_and_its_files_are_served_locally(classifier):
     page, script, style, missing = exchange(
         classifier,
