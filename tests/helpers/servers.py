@@ -5,8 +5,10 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
-from mnist_dvc.apps.server import LIMITS, Limits, serve
+if TYPE_CHECKING:  # imported by the tests that serve only, not by every session's conftest
+    from mnist_dvc.apps.server import Limits
 
 
 class MirrorServer:
@@ -70,10 +72,14 @@ def closed_port_url() -> str:
 
 
 @contextlib.asynccontextmanager
-async def serving(load: Callable, capsys, host: str = "127.0.0.1", limits: Limits = LIMITS) -> AsyncIterator[tuple]:
-    """A server as the command runs it, on a free port, once its model is loaded: its host, port and what it
-    printed on stdout and stderr so far."""
-    server = asyncio.create_task(serve(load, {}, host, 0, limits))
+async def serving(
+    load: Callable, capsys, host: str = "127.0.0.1", limits: "Limits | None" = None
+) -> AsyncIterator[tuple]:
+    """A server as the command runs it (with its limits, unless others are given), on a free port, once its model
+    is loaded: its host, port and what it printed on stdout and stderr so far."""
+    from mnist_dvc.apps.server import LIMITS, serve
+
+    server = asyncio.create_task(serve(load, {}, host, 0, limits or LIMITS))
     out = err = ""
     while "loaded" not in out:
         await asyncio.sleep(0.01)
