@@ -85,6 +85,9 @@ def read_image(file: Path | BinaryIO, name: str = "") -> Image.Image:
     name = name or str(file)
     try:
         with warnings.catch_warnings():
+            # Pillow's warnings of damaged metadata (EXIF, TIFF tags) would be lines of their own on stderr: the
+            # pixels still decode, or the image is reported in one line; a decompression bomb stops it.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(file) as image:
                 if image.width * image.height > MAX_PIXELS:
