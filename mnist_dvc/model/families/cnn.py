@@ -18,6 +18,8 @@ class CnnParams(HeadParams):
     kernel_size: Annotated[int, Field(ge=1, le=9)]
     pooling: Literal["max", "average", "none"]
     batch_norm: bool
+    # Test-time augmentation: the answer averaged over the image and this many copies moved one pixel.
+    tta_shifts: Literal[0, 4, 8]
 
 
 def add_layers(model: "keras.Sequential", params: CnnParams, image_shape: tuple[int, ...]) -> None:
