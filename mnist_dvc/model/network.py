@@ -54,7 +54,9 @@ def averaged_over_shifts(model: keras.Model, shifts: int) -> keras.Model:
         raise ValueError(f"shifts = {shifts}; expected one of {', '.join(map(str, SHIFTS))}")
     shape = model.input_shape[1:]
     images = keras.Input(shape=shape, dtype="uint8", name="images")
-    channel = keras.layers.Reshape((*shape, 1))(images)
+    # As float32 (the same whole numbers) before they are moved: LiteRT pads no uint8.
+    as_float = keras.layers.Rescaling(1.0, name="as_float32")(images)
+    channel = keras.layers.Reshape((*shape, 1))(as_float)
     answers = [model(images)]
     for rows, columns in SHIFTS[shifts]:
         padded = keras.layers.ZeroPadding2D(((max(rows, 0), max(-rows, 0)), (max(columns, 0), max(-columns, 0))))
