@@ -33,6 +33,7 @@ import yaml
 from bench.harness import median, read_timing
 from mnist_dvc.core.params import compose
 from mnist_dvc.core.stage import TIMINGS_ENV
+from mnist_dvc.model.variants import VARIANTS
 
 RECIPES = Path("conf/recipe")
 # The rows of the table, in order: the reference, other MLPs, then the CNN ladder.
@@ -213,7 +214,8 @@ def table(results: dict, anchors: bool) -> str:
 def robustness_table(results: dict) -> str:
     """Each recipe's accuracy on the changed test images, one column per change."""
     rows = {name: r["robustness"] for name, r in results.items() if "robustness" in r}
-    variants = list(next(iter(rows.values())))
+    first = next(iter(rows.values()))
+    variants = [name for name in ("original", *VARIANTS) if name in first]  # as evaluate makes them, not as sorted
     lines = ["| recipe | " + " | ".join(variants) + " |", "|---" * (1 + len(variants)) + "|"]
     lines += [f"| {name} | " + " | ".join(f"{row[v]:.3f}" for v in variants) + " |" for name, row in rows.items()]
     return "\n".join(lines)

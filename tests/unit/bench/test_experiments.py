@@ -12,7 +12,7 @@ RESULTS = {
         "test": {"accuracy": 0.9925, "loss": 0.025},
         "val": {"accuracy": 0.9921},
         "changes": ["train.epochs=4"],
-        "robustness": {"original": 0.993, "noisy": 0.97},
+        "robustness": {"noisy": 0.97, "original": 0.993},
     },
 }
 
@@ -31,7 +31,7 @@ def test_without_anchors_there_are_no_ratios():
     assert "×" not in table(only_recipe, anchors=False)
 
 
-def test_the_robustness_table_has_a_column_per_variant_and_a_row_per_recipe():
+def test_the_robustness_table_has_a_column_per_variant_in_evaluate_s_order_and_a_row_per_recipe():
     assert robustness_table(RESULTS).splitlines() == [
         "| recipe | original | noisy |",
         "|---|---|---|",
