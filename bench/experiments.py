@@ -7,8 +7,16 @@ each one changes. Training time is the train stage's own fit time, which the sta
 MNIST_TIMINGS names (mnist_dvc/core/stage.py); wall time is the whole `dvc exp run`, DVC and the other stages
 included.
 
+With --anchors, the two scripts that the recipes are held against run in the same session: the seed's MLP
+(bench/reference.py) and Keras' "Simple MNIST convnet" example (bench/keras_example.py). The seed script runs first
+and again after every other row, so that its runs alternate with theirs; each row's wall time is then also given as a
+ratio to the median of the seed script's runs and to the Keras example's. A recipe's time is also given without its
+export and card stages (their own durations, as the stages record them), which a learner's `dvc repro visualize`
+leaves out. A second table gives each recipe's accuracy on the changed test images of metrics/robustness.json.
+
     python -m bench.experiments                      # every row; the CNN recipes take minutes each on 2 cores
     python -m bench.experiments --only relu wide     # some of them
+    python -m bench.experiments --anchors --only reference cnn-fast cnn-fast-augment
 """
 
 import argparse
@@ -22,9 +30,10 @@ from pathlib import Path
 
 import yaml
 
-from bench.harness import read_timing
+from bench.harness import median, read_timing
 from mnist_dvc.core.params import compose
 from mnist_dvc.core.stage import TIMINGS_ENV
+from mnist_dvc.model.variants import VARIANTS
 
 RECIPES = Path("conf/recipe")
 # The rows of the table, in order: the reference, other MLPs, then the CNN ladder.
@@ -43,7 +52,14 @@ TABLE = (
     "cnn-adamw",
     "cnn-wider",
     "cnn-deeper",
+    "cnn-fast",
+    "cnn-fast-augment",
 )
+# The scripts of --anchors: the seed's MLP, and Keras' own example, each run as `python -m MODULE DATA_DIR`.
+SEED_SCRIPT, KERAS_EXAMPLE = "seed script", "Keras example"
+ANCHORS = {SEED_SCRIPT: "bench.reference", KERAS_EXAMPLE: "bench.keras_example"}
+# The stages that `dvc repro visualize` leaves out: their time is shown apart.
+PACKAGING_STAGES = ("export", "card")
 
 
 def parent(recipe: str) -> str:
@@ -110,12 +126,24 @@ def run_recipe(recipe: str) -> dict:
         result = subprocess.run(command(recipe), capture_output=True, text=True, env=env)
         wall = time.perf_counter() - started
         fit = read_timing(timings, "train", "fit")
+        packaging = [read_timing(timings, stage, "stage") for stage in PACKAGING_STAGES]
     output = result.stdout + result.stderr
     if result.returncode != 0:
         sys.exit(f"experiments: {recipe} failed:\n{output[-4000:]}")
-    if fit is None:
-        sys.exit(f"experiments: {recipe}: the train stage recorded no fit time in {TIMINGS_ENV}:\n{output[-4000:]}")
-    return {"wall_s": wall, "fit_s": fit}
+    if fit is None or None in packaging:
+        sys.exit(f"experiments: {recipe}: the stages recorded no time in {TIMINGS_ENV}:\n{output[-4000:]}")
+    return {"wall_s": wall, "fit_s": fit, "without_packaging_s": wall - sum(packaging)}
+
+
+def run_anchor(name: str, data_dir: Path) -> dict:
+    """Wall time of one anchor script, its fit time and test accuracy, from the JSON line it ends with."""
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", ANCHORS[name], str(data_dir)], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"experiments: {ANCHORS[name]} failed:\n{(result.stdout + result.stderr)[-4000:]}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return {"wall_s": wall, "fit_s": report["fit_s"], "test": {"accuracy": report["test_accuracy"]}}
 
 
 def metrics_of(recipe: str) -> dict:
@@ -130,32 +158,93 @@ def metrics_of(recipe: str) -> dict:
                 return {
                     "test": metrics["metrics/test.json"]["data"]["test"],
                     "val": metrics["metrics/train.json"]["data"]["val"],
+                    "robustness": metrics["metrics/robustness.json"]["data"]["robustness"],
                 }
     sys.exit(f"experiments: table-{recipe} is missing from dvc exp show")
+
+
+def run_all(recipes: list[str], anchors: bool, data_dir: Path) -> tuple[dict, list[float]]:
+    """Every row's results, and the seed script's wall times: with anchors, it runs first and after every row."""
+    results, seed_walls = {}, []
+
+    def seed_script() -> None:
+        print(f"running: {SEED_SCRIPT} ({ANCHORS[SEED_SCRIPT]})", file=sys.stderr, flush=True)
+        run = run_anchor(SEED_SCRIPT, data_dir)
+        seed_walls.append(run["wall_s"])
+        results.setdefault(SEED_SCRIPT, run)
+
+    if anchors:
+        seed_script()
+        print(f"running: {KERAS_EXAMPLE} ({ANCHORS[KERAS_EXAMPLE]})", file=sys.stderr, flush=True)
+        results[KERAS_EXAMPLE] = run_anchor(KERAS_EXAMPLE, data_dir)
+        seed_script()
+    for recipe in recipes:
+        print(f"running: {' '.join(command(recipe))}", file=sys.stderr, flush=True)
+        results[recipe] = {**run_recipe(recipe), **metrics_of(recipe), "changes": changes(recipe)}
+        if anchors:
+            seed_script()
+    if anchors:
+        results[SEED_SCRIPT]["wall_s"] = median(seed_walls)
+    return results, seed_walls
+
+
+def table(results: dict, anchors: bool) -> str:
+    """The Markdown table: accuracy and times of every row, and with anchors each wall time as a ratio to theirs."""
+    ratios = " | × seed script | × Keras example" if anchors else ""
+    lines = [
+        "| recipe | params changed | test accuracy | test loss | val accuracy | fit time (s) | exp run wall (s) "
+        f"| without export, card (s){ratios} |",
+        "|---" * (8 + 2 * anchors) + "|",
+    ]
+    for name, r in results.items():
+        if name in ANCHORS:
+            cells = [f"{name} (`{ANCHORS[name]}`)", "", f"{r['test']['accuracy']:.4f}", "", "", f"{r['fit_s']:.1f}"]
+            cells += [f"{r['wall_s']:.1f}", ""]
+        else:
+            changed = ", ".join(f"`{o}`" for o in r["changes"]) or "(defaults)"
+            cells = [name, changed, f"{r['test']['accuracy']:.4f}", f"{r['test']['loss']:.4f}"]
+            cells += [f"{r['val']['accuracy']:.4f}", f"{r['fit_s']:.1f}", f"{r['wall_s']:.1f}"]
+            cells.append(f"{r['without_packaging_s']:.1f}")
+        if anchors:
+            cells += [f"{r['wall_s'] / results[anchor]['wall_s']:.2f}x" for anchor in (SEED_SCRIPT, KERAS_EXAMPLE)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def robustness_table(results: dict) -> str:
+    """Each recipe's accuracy on the changed test images, one column per change."""
+    rows = {name: r["robustness"] for name, r in results.items() if "robustness" in r}
+    first = next(iter(rows.values()))
+    variants = [name for name in ("original", *VARIANTS) if name in first]  # as evaluate makes them, not as sorted
+    lines = ["| recipe | " + " | ".join(variants) + " |", "|---" * (1 + len(variants)) + "|"]
+    lines += [f"| {name} | " + " | ".join(f"{row[v]:.3f}" for v in variants) + " |" for name, row in rows.items()]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=TABLE, metavar="RECIPE", help="run only these recipes")
+    parser.add_argument("--anchors", action="store_true", help="run the seed script and Keras' example too")
+    parser.add_argument(
+        "--data", type=Path, default=Path("data/raw/mnist"), help="the MNIST files for --anchors (default: %(default)s)"
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
 
-    results = {}
-    for recipe in args.only or TABLE:
-        print(f"running: {' '.join(command(recipe))}", file=sys.stderr, flush=True)
-        results[recipe] = {**run_recipe(recipe), **metrics_of(recipe), "changes": changes(recipe)}
-
-    print("| recipe | params changed | test accuracy | test loss | val accuracy | fit time (s) | exp run wall (s) |")
-    print("|---|---|---|---|---|---|---|")
-    for recipe, r in results.items():
-        changed = ", ".join(f"`{o}`" for o in r["changes"]) or "(defaults)"
-        print(
-            f"| {recipe} | {changed} | {r['test']['accuracy']:.4f} | {r['test']['loss']:.4f} | "
-            f"{r['val']['accuracy']:.4f} | {r['fit_s']:.1f} | {r['wall_s']:.1f} |"
-        )
+    load = os.getloadavg()
+    results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data)
+    print(table(results, args.anchors))
+    if any("robustness" in r for r in results.values()):
+        print()
+        print(robustness_table(results))
+    print()
+    if seed_walls:
+        print(f"seed script wall times (s): {', '.join(f'{w:.1f}' for w in seed_walls)}; the ratios use their median")
+    at_start, at_end = (" ".join(f"{value:.2f}" for value in loads) for loads in (load, os.getloadavg()))
+    print(f"load average: {at_start} at the start, {at_end} at the end")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump(results, out, indent=2)
+            json.dump({"results": results, "seed_walls": seed_walls}, out, indent=2)
 
 
 if __name__ == "__main__":

@@ -35,14 +35,15 @@ def read_labels(path: Path) -> np.ndarray:
         return np.frombuffer(f.read(), np.uint8, offset=8)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(description: str = __doc__, default_epochs: int = 50) -> argparse.Namespace:
+    """The data folder and the epochs, for this script and bench/keras_example.py alike."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path, help="directory holding the four MNIST .gz files")
-    parser.add_argument("--epochs", type=int, default=50, help="training epochs (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=default_epochs, help="training epochs (default: %(default)s)")
     args = parser.parse_args()
     missing = [name for name in FILES.values() if not (args.data_dir / name).is_file()]
     if missing:
-        parser.exit(2, f"reference.py: {args.data_dir}: missing {', '.join(missing)}\n")
+        parser.exit(2, f"{parser.prog}: {args.data_dir}: missing {', '.join(missing)}\n")
     return args
 
 

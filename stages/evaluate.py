@@ -1,4 +1,5 @@
-"""evaluate: score the trained model on the test split and save its predictions for the plots."""
+"""evaluate: score the trained model on the test split and on changed copies of it (thicker strokes, blur, noise...),
+and save its predictions for the plots."""
 
 from sklearn.metrics import precision_recall_fscore_support
 
@@ -7,7 +8,7 @@ from mnist_dvc.core.cli import parse_args
 from mnist_dvc.core.errors import DataError
 from mnist_dvc.core.files import all_or_nothing
 from mnist_dvc.core.prepared import read_split
-from mnist_dvc.core.results import write_per_class, write_predictions, write_test_metrics
+from mnist_dvc.core.results import write_per_class, write_predictions, write_robustness, write_test_metrics
 from mnist_dvc.core.stage import run_stage
 
 PREDICT_BATCH_SIZE = 2000
@@ -20,6 +21,7 @@ def main() -> None:
     # TensorFlow takes seconds to import: load it only once the inputs have checked out.
     from mnist_dvc.model.batches import evaluation_batches
     from mnist_dvc.model.inference import load_classifier
+    from mnist_dvc.model.variants import sample, variants
 
     print(f"evaluate: {runtime.machine()}")
     print(f"evaluate: scoring {paths.MODEL} on {len(test.labels)} test images")
@@ -34,18 +36,27 @@ def main() -> None:
     loss, accuracy = classifier.trained.evaluate(evaluation_batches(test, PREDICT_BATCH_SIZE), verbose=0)
     probabilities = classifier.probabilities(test.images, PREDICT_BATCH_SIZE)
     predicted = probabilities.argmax(axis=1)
+    chosen = sample(len(test.labels))
+    robustness = {
+        name: float((classifier.probabilities(images, PREDICT_BATCH_SIZE).argmax(axis=1) == test.labels[chosen]).mean())
+        for name, images in variants(test.images[chosen]).items()
+    }
     precision, recall, f1, support = precision_recall_fscore_support(
         test.labels, predicted, labels=range(len(test.classes)), zero_division=0
     )
 
-    # The three outputs replace the last good ones together, or none does.
+    # The four outputs replace the last good ones together, or none does.
     with all_or_nothing():
         write_test_metrics(paths.TEST_METRICS, loss, accuracy)
         write_per_class(
             paths.PER_CLASS_METRICS, test.classes, {"precision": precision, "recall": recall, "f1": f1}, support
         )
         write_predictions(paths.PREDICTIONS, test.labels, predicted, probabilities)
+        write_robustness(paths.ROBUSTNESS_METRICS, robustness)
     print(f"evaluate: test loss {loss:.4f}, accuracy {accuracy:.4f}")
+    print(
+        f"evaluate: on {len(chosen)} changed test images: " + ", ".join(f"{k} {v:.3f}" for k, v in robustness.items())
+    )
 
 
 if __name__ == "__main__":

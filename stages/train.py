@@ -28,7 +28,7 @@ def main() -> None:
     from mnist_dvc.model.network import build_model, save_model
     from mnist_dvc.model.training import (
         LiveMetrics,
-        compile_for_scoring,
+        as_saved,
         compile_for_training,
         fit,
         seed_everything,
@@ -50,10 +50,11 @@ def main() -> None:
         fit_seconds = time.perf_counter() - started
         print(f"train: {epochs_run} epochs in {fit_seconds:.1f} s")
         record_timing("train", "fit", fit_seconds)
-        compile_for_scoring(model)
+        saved, val_as_saved = as_saved(model, params.train, val)
+        final = {**log.last, "val": val_as_saved} if val_as_saved else log.last
         with all_or_nothing():
-            save_model(model, train.classes, paths.MODEL)
-            write_train_metrics(paths.TRAIN_METRICS, epochs_run, log.last)
+            save_model(saved, train.classes, paths.MODEL)
+            write_train_metrics(paths.TRAIN_METRICS, epochs_run, final)
     except BaseException:
         put_back(paths.TRAIN_LOG_DIR)
         raise

@@ -10,6 +10,7 @@ TRAIN_LOG_DIR = Path("metrics/train")
 TRAIN_METRICS = Path("metrics/train.json")
 TEST_METRICS = Path("metrics/test.json")
 PER_CLASS_METRICS = Path("metrics/per_class.json")
+ROBUSTNESS_METRICS = Path("metrics/robustness.json")
 PREDICTIONS = Path("data/predictions.csv")
 PLOTS_DIR = Path("plots")
 # The page template of `dvc plots show`, with Vega inlined (tools/plots_page.py); the sweep's page takes Vega from it.

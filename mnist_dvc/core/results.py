@@ -69,6 +69,11 @@ def write_test_metrics(path: Path, loss: float, accuracy: float) -> None:
     write_json(path, {TEST_SPLIT: {"loss": float(loss), "accuracy": float(accuracy)}})
 
 
+def write_robustness(path: Path, accuracy: dict[str, float]) -> None:
+    """The test accuracy on each variant of the test images (model/variants.py), under one key for `dvc exp show`."""
+    write_json(path, {"robustness": {name: float(value) for name, value in accuracy.items()}})
+
+
 def read_test_metrics(path: Path) -> dict[str, float]:
     """Evaluate's final test loss and accuracy."""
     expected = '{"test": {"loss": number, "accuracy": number}}'

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,11 +25,14 @@ TIMINGS_ENV = "MNIST_TIMINGS"
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
-    """Put back the stage's last good outputs, then run its main as a command: one-line errors, prompt exit."""
+    """Put back the stage's last good outputs, then run its main as a command: one-line errors, prompt exit.
+    Its duration is recorded for the benchmarks (record_timing), which tell the pipeline's stages apart with it."""
 
     def restored_then_main() -> None:
+        started = time.perf_counter()
         restore_outputs()
         main()
+        record_timing(name, "stage", time.perf_counter() - started)
 
     run_command(name, restored_then_main, after_stop="; earlier outputs are intact")
 

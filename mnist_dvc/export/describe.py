@@ -15,7 +15,16 @@ PACKAGES = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-li
 
 def model_facts(model: keras.Model) -> ModelFacts:
     """The trained model's layers, weights and forward FLOPs. Elementwise work (activations, pooling, batch
-    normalisation, the input scaling) is left out of the FLOPs: it is small beside the multiplies."""
+    normalisation, the input scaling) is left out of the FLOPs: it is small beside the multiplies. A model that
+    averages its answers over shifted copies (model/network.py) is its network's layers, then the average, at the
+    network's FLOPs once per copy."""
+    networks = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if networks:
+        network = model_facts(networks[0])
+        copies = len(model.get_layer("averaged").input)
+        output = "x".join(str(size) for size in model.output.shape[1:])
+        average = Layer(f"mean of the answers to the image and {copies - 1} copies moved one pixel", output, 0)
+        return ModelFacts((*network.layers, average), network.weights, network.flops * copies, network.sigmoid_head)
     layers, flops = [], 0
     for layer in model.layers:
         config = layer.get_config()

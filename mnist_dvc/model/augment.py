@@ -57,3 +57,12 @@ def random_affine(images: tf.Tensor, params: AugmentParams, seed: tf.Tensor) -> 
         fill_mode="CONSTANT",
     )[..., 0]
     return tf.cast(tf.clip_by_value(tf.round(moved), 0.0, 255.0), tf.uint8)
+
+
+def random_noise(images: tf.Tensor, limit: float, seed: tf.Tensor) -> tf.Tensor:
+    """Each image of a uint8 batch with Gaussian noise added, of a standard deviation drawn uniformly for that image
+    from 0 to limit (a fraction of white, 255), rounded back to uint8: clean and noisy images in every batch."""
+    draws = tf.random.experimental.stateless_split(seed, 2)
+    spread = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1], draws[0], 0.0, limit * 255.0)
+    noise = tf.random.stateless_normal(tf.shape(images), draws[1]) * spread
+    return tf.cast(tf.clip_by_value(tf.round(tf.cast(images, tf.float32) + noise), 0.0, 255.0), tf.uint8)

@@ -8,12 +8,14 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_dvc.core.prepared import Split
-from mnist_dvc.model.augment import random_affine
+from mnist_dvc.model.augment import random_affine, random_noise
 from mnist_dvc.model.params import AugmentParams
 
 # Folded with the seed into every augmentation seed, so that augmentation never draws from the
 # very (seed, epoch) pairs that order the examples.
 AUGMENT_STREAM = 1
+# Folded into a batch's augmentation seed for its noise, so that noise leaves the draws of the moves as they are.
+NOISE_STREAM = 1
 
 
 def hold(array: np.ndarray) -> tf.Variable:
@@ -58,7 +60,12 @@ def training_batches(
 
     def augmented(step: tf.Tensor, batch: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         stream = tf.constant([seed, AUGMENT_STREAM], tf.int64)
-        return random_affine(batch[0], augment, tf.random.experimental.stateless_fold_in(stream, step)), batch[1]
+        batch_seed = tf.random.experimental.stateless_fold_in(stream, step)
+        images = random_affine(batch[0], augment, batch_seed) if augment.moves else batch[0]
+        if augment.noise:
+            noise_seed = tf.random.experimental.stateless_fold_in(batch_seed, NOISE_STREAM)
+            images = random_noise(images, augment.noise, noise_seed)
+        return images, batch[1]
 
     batches = tf.data.Dataset.counter().flat_map(epoch_batches).map(gather)
     if augment is not None and augment.enabled:

@@ -36,6 +36,37 @@ def build_model(params: FamilyParams, image_shape: tuple[int, ...], n_classes: i
     return model
 
 
+# Test-time augmentation: the one-pixel moves (rows, columns) whose answers are averaged with the image's own.
+SHIFTS = {
+    4: ((-1, 0), (1, 0), (0, -1), (0, 1)),
+    8: ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)),
+}
+
+
+def averaged_over_shifts(model: keras.Model, shifts: int) -> keras.Model:
+    """The trained model answering with the mean of its probabilities for the image and `shifts` copies of it moved
+    one pixel (what comes in at the edge is black): test-time augmentation, inside the model, so that evaluate,
+    predict and every export give the same answers, at 1 + shifts times the work of one pass.
+
+    Keras' own layers only (padding, cropping, the model itself, shared, and an average), so the saved file loads
+    with Keras alone in safe mode. Trained models only: the copies are for answering, not for training.
+    """
+    if shifts not in SHIFTS:
+        raise ValueError(f"shifts = {shifts}; expected one of {', '.join(map(str, SHIFTS))}")
+    shape = model.input_shape[1:]
+    images = keras.Input(shape=shape, dtype="uint8", name="images")
+    # As float32 (the same whole numbers) before they are moved: LiteRT pads no uint8.
+    as_float = keras.layers.Rescaling(1.0, name="as_float32")(images)
+    channel = keras.layers.Reshape((*shape, 1))(as_float)
+    answers = [model(images)]
+    for rows, columns in SHIFTS[shifts]:
+        padded = keras.layers.ZeroPadding2D(((max(rows, 0), max(-rows, 0)), (max(columns, 0), max(-columns, 0))))
+        cropped = keras.layers.Cropping2D(((max(-rows, 0), max(rows, 0)), (max(-columns, 0), max(columns, 0))))
+        moved = keras.layers.Reshape(shape)(cropped(padded(channel)))
+        answers.append(model(moved))
+    return keras.Model(images, keras.layers.Average(name="averaged")(answers), name=f"{model.name}_tta{shifts}")
+
+
 def save_model(model: keras.Model, classes: Sequence[str], path: Path) -> None:
     """Save a .keras file whose bytes depend only on the model, with its class names, atomically.
 

@@ -13,15 +13,21 @@ OPTIMIZERS_WITH_MOMENTUM = ("sgd", "rmsprop")
 
 
 class AugmentParams(Section):
-    """Random shifts (pixels), rotations (degrees) and zoom (a fraction) of training images; all 0 is off."""
+    """Random shifts (pixels), rotations (degrees) and zoom (a fraction) of training images, and Gaussian noise (its
+    largest standard deviation, a fraction of white); all 0 is off."""
 
     shift: Annotated[float, Field(ge=0, le=10)]
     rotation: Annotated[float, Field(ge=0, le=45)]
     zoom: Annotated[float, Field(ge=0, le=0.5)]
+    noise: Annotated[float, Field(ge=0, le=0.5)]
+
+    @property
+    def moves(self) -> bool:
+        return bool(self.shift or self.rotation or self.zoom)
 
     @property
     def enabled(self) -> bool:
-        return bool(self.shift or self.rotation or self.zoom)
+        return self.moves or bool(self.noise)
 
 
 class TrainParams(Section):

@@ -12,7 +12,12 @@ from mnist_dvc.core import results
 from mnist_dvc.core.errors import TrainingError
 from mnist_dvc.core.prepared import Split
 from mnist_dvc.model.batches import evaluation_batches, training_batches
+from mnist_dvc.model.layers import plain_keras
+from mnist_dvc.model.network import averaged_over_shifts
 from mnist_dvc.model.params import TrainParams
+
+# Images per call when a trained model is scored: the batch size of evaluate's.
+EVALUATION_BATCH_SIZE = 2000
 
 
 def seed_everything(seed: int) -> None:
@@ -79,6 +84,20 @@ def compile_for_scoring(model: keras.Model) -> None:
             metrics=["accuracy"],
             steps_per_execution=model.steps_per_execution,
         )
+
+
+def as_saved(model: keras.Model, params: TrainParams, val: Split) -> tuple[keras.Model, dict[str, float] | None]:
+    """The model to save, compiled for scoring, and its validation loss and accuracy if they differ from the last
+    epoch's: with test-time augmentation (train.model.tta_shifts) the saved model averages shifted copies, and its
+    validation metrics are measured again, so that metrics/train.json describes the model as saved."""
+    compile_for_scoring(model)
+    shifts = getattr(params.model, "tta_shifts", 0)
+    if not shifts:
+        return model, None
+    saved = averaged_over_shifts(plain_keras(model), shifts)
+    saved.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    loss, accuracy = saved.evaluate(evaluation_batches(val, EVALUATION_BATCH_SIZE), verbose=0)
+    return saved, {"loss": float(loss), "accuracy": float(accuracy)}
 
 
 def one_hot_classes(model: keras.Model, params: TrainParams) -> int | None:

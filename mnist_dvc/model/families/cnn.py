@@ -18,6 +18,11 @@ class CnnParams(HeadParams):
     kernel_size: Annotated[int, Field(ge=1, le=9)]
     pooling: Literal["max", "average", "none"]
     batch_norm: bool
+    # How much of the moving averages that batch normalisation answers with each training step keeps; lower
+    # follows the weights sooner, for short runs of few steps.
+    batch_norm_momentum: Annotated[float, Field(ge=0, lt=1)]
+    # Test-time augmentation: the answer averaged over the image and this many copies moved one pixel.
+    tta_shifts: Literal[0, 4, 8]
 
 
 def add_layers(model: "keras.Sequential", params: CnnParams, image_shape: tuple[int, ...]) -> None:
@@ -38,7 +43,7 @@ def add_layers(model: "keras.Sequential", params: CnnParams, image_shape: tuple[
         if params.batch_norm:
             # The normalisation's shift does what the convolution's bias would.
             model.add(keras.layers.Conv2D(filters, params.kernel_size, padding="same", use_bias=False))
-            model.add(FusedBatchNormalization())
+            model.add(FusedBatchNormalization(momentum=params.batch_norm_momentum))
             model.add(keras.layers.Activation(params.hidden_activation))
         else:
             model.add(

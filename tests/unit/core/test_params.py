@@ -86,7 +86,7 @@ def test_defaults_are_the_reference_model():
         ("train.model.family", "resnet", "train.model.family = 'resnet'; expected one of: cnn, mlp"),
         ("train.augment.shift", 11, "train.augment.shift = 11; expected a number >= 0 and <= 10"),
         ("train.augment.zoom", "a bit", "train.augment.zoom = 'a bit'; expected a number >= 0 and <= 0.5"),
-        ("train.augment", None, "train.augment = None; expected a mapping of: shift, rotation, zoom"),
+        ("train.augment", None, "train.augment = None; expected a mapping of: shift, rotation, zoom, noise"),
         ("seed", -1, "seed = -1; expected an integer >= 0 and <= 4294967295"),
     ],
 )
@@ -144,7 +144,7 @@ def test_a_param_of_another_family_is_unknown(tmp_path, params):
     ("key", "message"),
     [
         ("train.epoch", "unknown key train.epoch; did you mean train.epochs?"),
-        ("train.augment.flip", "unknown key train.augment.flip; expected one of: rotation, shift, zoom"),
+        ("train.augment.flip", "unknown key train.augment.flip; expected one of: noise, rotation, shift, zoom"),
         ("train.hidden_units", "unknown key train.hidden_units; did you mean train.model.hidden_units?"),
         ("train.model.hiden_units", "unknown key train.model.hiden_units; did you mean train.model.hidden_units?"),
     ],

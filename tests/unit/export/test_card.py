@@ -35,6 +35,15 @@ def test_the_facts_count_every_weight_and_the_multiplies_of_dense_and_convolutio
     assert kinds[2:6] == ["Conv2D 4 of 3x3, linear", "BatchNormalization", "Activation, relu", "MaxPooling2D 2x2"]
     assert cnn.weights == sum(layer.weights for layer in cnn.layers)
 
+    from mnist_dvc.model.network import averaged_over_shifts
+
+    averaged = model_facts(averaged_over_shifts(build_model(params.model, (28, 28), 10), 8))
+    assert averaged.flops == 9 * cnn.flops and averaged.weights == cnn.weights
+    assert averaged.layers == (
+        *cnn.layers,
+        Layer("mean of the answers to the image and 8 copies moved one pixel", "10", 0),
+    )
+
 
 def test_the_most_confused_pairs_come_commonest_first():
     actual = np.array([9, 9, 9, 4, 4, 7, 7, 1])

@@ -3,11 +3,11 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from mnist_dvc.model.augment import random_affine  # noqa: E402
+from mnist_dvc.model.augment import random_affine, random_noise  # noqa: E402
 from mnist_dvc.model.params import AugmentParams  # noqa: E402
 from tests.helpers.data import tiny_images, tiny_labels  # noqa: E402
 
-EVERYTHING = AugmentParams(shift=2, rotation=15, zoom=0.1)
+EVERYTHING = AugmentParams(shift=2, rotation=15, zoom=0.1, noise=0)
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,9 @@ def test_the_same_seed_gives_the_same_images_and_another_seed_others(images):
 @pytest.mark.parametrize(
     "params",
     [
-        AugmentParams(shift=2, rotation=0, zoom=0),
-        AugmentParams(shift=0, rotation=15, zoom=0),
-        AugmentParams(shift=0, rotation=0, zoom=0.1),
+        AugmentParams(shift=2, rotation=0, zoom=0, noise=0),
+        AugmentParams(shift=0, rotation=15, zoom=0, noise=0),
+        AugmentParams(shift=0, rotation=0, zoom=0.1, noise=0),
         EVERYTHING,
     ],
 )
@@ -48,12 +48,24 @@ def test_each_change_changes_every_image_by_its_own_amount(images, params):
 
 
 def test_no_change_at_all_is_the_identity(images):
-    assert np.array_equal(augmented(images, AugmentParams(shift=0, rotation=0, zoom=0)), images)
+    assert np.array_equal(augmented(images, AugmentParams(shift=0, rotation=0, zoom=0, noise=0)), images)
 
 
 def test_a_small_change_keeps_the_digit_in_place(images):
     """A shift of at most 1 pixel leaves each band (tests/conftest.py) where it was, give or take a row."""
-    result = augmented(images, AugmentParams(shift=1, rotation=0, zoom=0))
+    result = augmented(images, AugmentParams(shift=1, rotation=0, zoom=0, noise=0))
     for label, image in zip(tiny_labels(20, seed=0), result, strict=True):
         bright_rows = np.flatnonzero(image[:, 8:20].mean(axis=1) > 150)
         assert bright_rows.min() >= 1 + 2 * label and bright_rows.max() <= 4 + 2 * label
+
+
+def noisy(images, limit, seed=(42, 0)):
+    return random_noise(tf.constant(images), limit, tf.constant(seed, tf.int64)).numpy()
+
+
+def test_noise_is_seeded_uint8_and_nothing_at_zero(images):
+    result = noisy(images, 0.2)
+    assert result.dtype == np.uint8 and result.shape == images.shape
+    assert np.array_equal(result, noisy(images, 0.2)) and not np.array_equal(result, noisy(images, 0.2, (42, 1)))
+    assert not np.array_equal(result, images)
+    assert np.array_equal(noisy(images, 0.0), images)

@@ -10,7 +10,7 @@ from mnist_dvc.model.batches import evaluation_batches, training_batches  # noqa
 from mnist_dvc.model.params import AugmentParams  # noqa: E402
 from tests.helpers.data import CLASSES, tiny_images, tiny_labels  # noqa: E402
 
-AUGMENT = AugmentParams(shift=2, rotation=10, zoom=0.1)
+AUGMENT = AugmentParams(shift=2, rotation=10, zoom=0.1, noise=0)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_an_example_is_changed_differently_in_each_epoch(split):
 
 def test_augmentation_off_is_the_plain_pipeline(split):
     plain = take(training_batches(split, 20, seed=1), 3)
-    off = take(training_batches(split, 20, seed=1, augment=AugmentParams(shift=0, rotation=0, zoom=0)), 3)
+    off = take(training_batches(split, 20, seed=1, augment=AugmentParams(shift=0, rotation=0, zoom=0, noise=0)), 3)
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(plain, off, strict=True))
 
 

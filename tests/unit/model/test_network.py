@@ -10,7 +10,7 @@ keras = pytest.importorskip("keras")
 
 from mnist_dvc.core.errors import DataError, ParamsError  # noqa: E402
 from mnist_dvc.model.layers import FusedBatchNormalization  # noqa: E402
-from mnist_dvc.model.network import build_model, load_model, save_model  # noqa: E402
+from mnist_dvc.model.network import SHIFTS, averaged_over_shifts, build_model, load_model, save_model  # noqa: E402
 from mnist_dvc.model.training import seed_everything  # noqa: E402
 from tests.helpers.params import train_params  # noqa: E402
 
@@ -195,3 +195,34 @@ def test_the_same_cnn_saves_to_the_same_bytes_and_loads_in_safe_mode(tmp_path):
     ] * 2
     images = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
     assert np.array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
+
+
+def moved(images, rows, columns):
+    """The images moved by (rows, columns) pixels, black coming in: what each copy of the averaged model sees."""
+    result = np.zeros_like(images)
+    height, width = images.shape[1:]
+    result[:, max(rows, 0) : height + min(rows, 0), max(columns, 0) : width + min(columns, 0)] = images[
+        :, max(-rows, 0) : height + min(-rows, 0), max(-columns, 0) : width + min(-columns, 0)
+    ]
+    return result
+
+
+@pytest.mark.parametrize("shifts", [4, 8])
+def test_averaged_over_shifts_is_the_mean_over_moved_copies_and_saves_as_plain_keras(shifts, tmp_path):
+    seed_everything(3)
+    model = build_model(cnn_params(), (28, 28), 3)
+    averaged = averaged_over_shifts(model, shifts)
+    images = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    copies = [images, *(moved(images, rows, columns) for rows, columns in SHIFTS[shifts])]
+    expected = np.mean([model.predict_on_batch(copy) for copy in copies], axis=0)
+    answers = averaged.predict_on_batch(images)
+    assert np.allclose(answers, expected, atol=1e-6)
+    averaged.compile(loss="sparse_categorical_crossentropy")
+    save_model(averaged, ("a", "b", "c"), tmp_path / "averaged.keras")
+    loaded, _ = load_model(tmp_path / "averaged.keras")
+    assert np.array_equal(loaded.predict_on_batch(images), answers)
+
+
+def test_averaged_over_shifts_refuses_other_counts():
+    with pytest.raises(ValueError, match="shifts = 3; expected one of 4, 8"):
+        averaged_over_shifts(build_model(cnn_params(), (28, 28), 3), 3)

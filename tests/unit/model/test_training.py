@@ -9,6 +9,7 @@ from mnist_dvc.core.errors import TrainingError  # noqa: E402
 from mnist_dvc.core.prepared import Split  # noqa: E402
 from mnist_dvc.model.network import build_model  # noqa: E402
 from mnist_dvc.model.training import (  # noqa: E402
+    as_saved,
     compile_for_scoring,
     compile_for_training,
     fit,
@@ -129,3 +130,25 @@ def test_a_diverging_run_fails_at_the_first_epoch_whose_loss_is_not_finite(optim
 
 def test_a_run_with_finite_losses_is_not_stopped():
     assert fit_tiny("train.learning_rate=0.01") == (3, [0, 1, 2])
+
+
+def test_without_test_time_augmentation_the_trained_model_is_saved_with_its_last_epoch_metrics(reference):
+    model = build_model(reference.model, (28, 28), 10)
+    compile_for_training(model, reference, examples=100)
+    labels = tiny_labels(20, seed=1)
+    saved, val = as_saved(model, reference, Split(tiny_images(labels, seed=1), labels, CLASSES))
+    assert saved is model and val is None
+
+
+def test_with_test_time_augmentation_the_averaged_model_is_saved_and_scored_on_val_again():
+    params = train_params(
+        "model=cnn", "train.model.filters=[4]", "train.model.hidden_units=[8]", "train.model.tta_shifts=4"
+    )
+    labels = tiny_labels(20, seed=1)
+    split = Split(tiny_images(labels, seed=1), labels, CLASSES)
+    model = build_model(params.model, (28, 28), len(CLASSES))
+    compile_for_training(model, params, examples=20)
+    saved, val = as_saved(model, params, split)
+    assert isinstance(saved.get_layer("averaged"), keras.layers.Average)
+    loss, accuracy = saved.evaluate(split.images, split.labels, verbose=0)
+    assert val == pytest.approx({"loss": loss, "accuracy": accuracy})
