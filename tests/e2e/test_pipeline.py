@@ -90,7 +90,8 @@ def test_repro_runs_every_stage_and_writes_every_output(reproduced):
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], root).stdout)
     assert json.dumps(shown).count('"accuracy"') >= 3
     table = run(["dvc", "metrics", "show"], root).stdout.splitlines()
-    assert [line.split()[0] for line in table[1:]] == ["metrics/train.json", "metrics/test.json", "metrics/export.json"]
+    metrics_files = ["metrics/train.json", "metrics/test.json", "metrics/robustness.json", "metrics/export.json"]
+    assert [line.split()[0] for line in table[1:]] == metrics_files
     for name in ("saved_model", "onnx", "litert"):
         assert f"{name}.labels_equal" in table[0] and f"{name}.max_diff_ppm" in table[0]
 
