@@ -41,11 +41,12 @@ setup() {
 }
 
 # The comparison fits a terminal 100 columns wide: left out are file hashes (names with a slash), the figure
-# params, the creation time, the export checks and the training metrics (the epochs run, train.* and every
-# loss), so that the validation and test accuracy, always kept, come right after the name. DVC puts metrics
+# params, the creation time, the export checks, the accuracy on changed test images (robustness.*: `dvc exp show`
+# has them) and the training metrics (the epochs run, train.* and every loss), so that the validation and test
+# accuracy, always kept, come right after the name. DVC puts metrics
 # before params and, when the table is still too wide, hides params from the right; --only-changed shows only
 # the params that differ between rows.
-EXP_DROP='.*/|visualize\..*|Created|epochs|train\.(accuracy|loss)|.*\.(labels_equal|max_diff_ppm)|(val|test)\.loss'
+EXP_DROP='.*/|visualize\..*|Created|epochs|train\.(accuracy|loss)|.*\.(labels_equal|max_diff_ppm)|(val|test)\.loss|robustness\..*'
 EXP_KEEP='(val|test)\.accuracy'
 EXP_SORT='metrics/test.json:test.accuracy'
 

@@ -17,6 +17,7 @@ METRICS = [
     "epochs",
     *(f"{split}.{metric}" for split in ("train", "val", "test") for metric in ("accuracy", "loss")),
     *(f"{runtime}.{check}" for runtime in ("litert", "onnx") for check in ("labels_equal", "max_diff_ppm")),
+    *(f"robustness.{variant}" for variant in ("original", "thicker", "thinner", "blurred", "noisy")),
 ]
 PARAMS = ["train.model.hidden_activation", "train.learning_rate", "train.epochs", "visualize.dpi"]
 
@@ -61,7 +62,7 @@ def test_exps_fits_100_columns_with_test_accuracy_and_a_changed_param(table):
 
 
 def test_exps_leaves_out_hashes_figure_params_times_and_training_metrics(table):
-    for left_out in ("Created", "epochs", "train.accuracy", "test.loss", "max_diff_ppm", "visualize.dpi"):
+    for left_out in ("Created", "epochs", "train.accuracy", "test.loss", "max_diff_ppm", "robustness", "visualize.dpi"):
         assert left_out not in table
 
 
