@@ -36,6 +36,15 @@ def same_digits(old: object, new: object) -> int:
     return next((digits - 1 for digits in range(1, 18) if f"{old:.{digits}g}" != f"{new:.{digits}g}"), 17)
 
 
+def describe(old: object, new: object) -> str:
+    """A change in one line: a metric new or gone says so; two numbers, how many significant digits they share."""
+    if old is None:
+        return f"{new} (new)"
+    if new is None:
+        return f"{old} (gone)"
+    return f"{old} -> {new} (the same to {same_digits(old, new)} significant digits)"
+
+
 def main() -> None:
     parse_args(__doc__.split("\n\n")[0], with_params=False)
     test = read_test_metrics(paths.TEST_METRICS)
@@ -45,7 +54,7 @@ def main() -> None:
     if changed:
         print("Changed since the last commit (values in full; dvc metrics diff rounds them to 5 decimals):")
         for name, old, new in changed:
-            print(f"  {name}: {old} -> {new} (the same to {same_digits(old, new)} significant digits)")
+            print(f"  {name}: {describe(old, new)}")
     else:
         print("Metrics unchanged since the last commit.")
     print(f"Figures: {len(figures)} PNGs in {paths.PLOTS_DIR}/")

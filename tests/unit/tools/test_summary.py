@@ -2,7 +2,7 @@
 
 import pytest
 
-from tools.summary import same_digits
+from tools.summary import describe, same_digits
 
 
 @pytest.mark.parametrize(
@@ -18,3 +18,9 @@ from tools.summary import same_digits
 )
 def test_significant_digits_in_common(old, new, digits):
     assert same_digits(old, new) == digits
+
+
+def test_a_new_or_gone_metric_says_so_and_numbers_their_digits_in_common():
+    assert describe(None, 0.95) == "0.95 (new)"
+    assert describe(0.95, None) == "0.95 (gone)"
+    assert describe(0.0925188884, 0.0925188810) == "0.0925188884 -> 0.092518881 (the same to 6 significant digits)"
