@@ -7,7 +7,7 @@ each one changes. Training time is the train stage's own fit time, which the sta
 MNIST_TIMINGS names (mnist_dvc/core/stage.py); wall time is the whole `dvc exp run`, DVC and the other stages
 included.
 
-With --anchors, the two scripts that the recipes are held against run in the same session: the seed's MLP
+With --anchors, the two scripts that the recipes are held against are timed in the same benchmark run: the seed's MLP
 (bench/reference.py) and Keras' "Simple MNIST convnet" example (bench/keras_example.py). The seed script runs first
 and again after every other row, so that its runs alternate with theirs; each row's wall time is then also given as a
 ratio to the median of the seed script's runs and to the Keras example's. A recipe's time is also given without its
