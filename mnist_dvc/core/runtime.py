@@ -56,8 +56,9 @@ def machine() -> str:
         how += f" ({FAST_ENV}=1): results differ in the last digits between machines"
     import tensorflow as tf
 
+    cores_line = f"{cores} core" if cores == 1 else f"{cores} cores"
     return (
-        f"{_cpu_name()} ({platform.machine()}; {', '.join(features) or 'no AVX2'}), {cores} cores, "
+        f"{_cpu_name()} ({platform.machine()}; {', '.join(features) or 'no AVX2'}), {cores_line}, "
         f"TensorFlow {tf.__version__}: {how}"
     )
 

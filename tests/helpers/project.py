@@ -38,11 +38,12 @@ TINY = {
     "visualize.sample_images": 16,
 }
 
-# The tiny CNN with every recipe that touches the arithmetic: batch normalisation, augmentation, AdamW, a schedule;
-# as `dvc exp run -S` takes them, from the tiny project's params.
+# The tiny CNN with every recipe that touches the arithmetic: pooling first, batch normalisation, augmentation with
+# noise, AdamW, a schedule; as `dvc exp run -S` takes them, from the tiny project's params.
 TINY_CNN = [
     "model=cnn",
     "train.model.filters=[4,8]",
+    "train.model.pool_first=true",
     "train.model.batch_norm=true",
     "train.model.hidden_units=[16]",
     "train.model.hidden_activation=relu",
@@ -55,6 +56,7 @@ TINY_CNN = [
     "train.augment.shift=0.5",
     "train.augment.rotation=3",
     "train.augment.zoom=0.05",
+    "train.augment.noise=0.1",
 ]
 
 

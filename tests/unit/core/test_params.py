@@ -125,6 +125,14 @@ def test_a_family_checks_its_own_params(tmp_path, params, key, value, message):
     fails(write(tmp_path, cnn), TrainStage, message)
 
 
+def test_pooling_first_without_pooling_is_refused(tmp_path):
+    compose(
+        tmp_path / "params.yaml", ["model=cnn", "train.model.pool_first=true", "train.model.pooling=none"], PROJECT_ROOT
+    )
+    message = "train.model.pool_first = True does not apply to pooling 'none'; set it to false or pool"
+    fails(tmp_path / "params.yaml", TrainStage, message)
+
+
 def test_a_family_switch_brings_that_familys_params_and_no_others(tmp_path):
     compose(tmp_path / "params.yaml", ["model=cnn", "train.model.filters=[8]"], PROJECT_ROOT)
     model = read_params(tmp_path / "params.yaml", TrainStage).train.model

@@ -166,6 +166,18 @@ def test_cnn_with_batch_normalisation_average_pooling_and_dropout():
     assert all(not layer.use_bias and layer.kernel_size == (5, 5) for layer in convolutions)
 
 
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_cnn_pooling_first_pools_each_convolution_before_the_rest_of_its_block(batch_norm):
+    params = cnn_params("train.model.pool_first=true", f"train.model.batch_norm={str(batch_norm).lower()}")
+    model = build_model(params, (28, 28), 10)
+    block = ["Conv2D", "MaxPooling2D", *(["FusedBatchNormalization"] if batch_norm else []), "Activation"]
+    assert [type(layer).__name__ for layer in model.layers][:-3] == ["Normalization", "Reshape", *block, *block]
+    normalised = [layer for layer in model.layers if isinstance(layer, FusedBatchNormalization)]
+    assert [layer.output.shape[1:] for layer in normalised] == ([(14, 14, 8), (7, 7, 16)] if batch_norm else [])
+    unpooled = build_model(cnn_params(f"train.model.batch_norm={str(batch_norm).lower()}"), (28, 28), 10)
+    assert model.count_params() == unpooled.count_params(), "the same weights, in another order of ops"
+
+
 def test_cnn_without_pooling_keeps_the_image_size():
     model = build_model(cnn_params("train.model.pooling=none"), (28, 28), 10)
     assert model.get_layer(index=-3).output.shape == (None, 28 * 28 * 16)
