@@ -33,7 +33,7 @@ class CnnParams(HeadParams):
         if self.pool_first and self.pooling == "none":
             raise PydanticCustomError(
                 "value_error",
-                "train.model.pool_first = True does not apply to pooling 'none'; set it to false or pool (max or "
+                "train.model.pool_first = true does not apply to pooling 'none'; set it to false or pool (max or "
                 "average)",
             )
         return self

@@ -129,7 +129,7 @@ def test_pooling_first_without_pooling_is_refused(tmp_path):
     compose(
         tmp_path / "params.yaml", ["model=cnn", "train.model.pool_first=true", "train.model.pooling=none"], PROJECT_ROOT
     )
-    message = "train.model.pool_first = True does not apply to pooling 'none'; set it to false or pool"
+    message = "train.model.pool_first = true does not apply to pooling 'none'; set it to false or pool"
     fails(tmp_path / "params.yaml", TrainStage, message)
 
 
