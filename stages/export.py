@@ -8,6 +8,8 @@ a process of its own, as every stage does, which keeps the SavedModel's bytes th
 (mnist_dvc/export/formats.py).
 """
 
+import os
+import sys
 import time
 
 from mnist_dvc.core import paths, remote
@@ -89,5 +91,15 @@ def main() -> None:
     write_facts(paths.EXPORT_FACTS, facts)
 
 
+# tf2onnx's graph rewrites visit sets of node names in the order of their string hashes, which Python seeds afresh
+# in each process: the same ONNX bytes need the same seed, set before the interpreter starts.
+HASH_SEED = "0"
+
 if __name__ == "__main__":
+    if os.environ.get("PYTHONHASHSEED") != HASH_SEED:
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "stages.export", *sys.argv[1:]],
+            {**os.environ, "PYTHONHASHSEED": HASH_SEED},
+        )
     run_stage("export", main)
