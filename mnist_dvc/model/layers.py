@@ -1,5 +1,5 @@
-"""Layers the model families build with: the input scaling, the dense head, batch normalisation through
-TensorFlow's fused kernel; and the plain-Keras copy of a model that the saved file holds."""
+"""Layers the model families build with: the input scaling, the dense head and its first layer on two cores, batch
+normalisation through TensorFlow's fused kernel; and the plain-Keras copy of a model that the saved file holds."""
 
 import keras
 import tensorflow as tf
@@ -19,12 +19,43 @@ def pixel_scaling() -> keras.layers.Layer:
 def dense_head(model: keras.Sequential, params: HeadParams, n_classes: int) -> None:
     """Flatten, then a dense hidden layer per entry of hidden_units (each followed by dropout, if any), then the
     output layer: the whole of an MLP, and the end of a CNN."""
+    nothing_trains_before = not any(layer.trainable_weights for layer in model.layers)
     model.add(keras.layers.Flatten())
-    for units in params.hidden_units:
-        model.add(keras.layers.Dense(units, activation=params.hidden_activation))
+    for index, units in enumerate(params.hidden_units):
+        # The layers are named as Keras names Dense layers in a new process, whatever this one built before.
+        name = f"dense_{index}" if index else "dense"
+        dense = SplitDense if index == 0 and nothing_trains_before else keras.layers.Dense
+        model.add(dense(units, activation=params.hidden_activation, name=name))
         if params.dropout:
             model.add(keras.layers.Dropout(params.dropout))
-    model.add(keras.layers.Dense(n_classes, activation=params.output_activation))
+    name = f"dense_{len(params.hidden_units)}" if params.hidden_units else "dense"
+    model.add(keras.layers.Dense(n_classes, activation=params.output_activation, name=name))
+
+
+class SplitDense(keras.layers.Dense):
+    """Keras' Dense with an elementwise activation, computed as two halves of its units side by side: the first layer
+    of an MLP, so that both cores share the network's largest multiplies.
+
+    The project runs each op on one thread (mnist_dvc/core/runtime.py), so one large multiply keeps one core busy.
+    Each half is still one op on one thread, so the results stay the same on every machine; for the reference's
+    784x256 layer they are also the whole layer's to the last bit (tests/unit/model/test_layers.py), while for
+    other shapes oneDNN may order a half's sums unlike the whole's. Only where nothing before the layer trains: the
+    input gradient, which such a layer does not need, would be added up from the halves in another order.
+    Outside training the layer is Keras' own, and it is saved as Keras' Dense (plain_keras).
+    """
+
+    def call(self, inputs, training=None):
+        # Answers (validation, evaluate) are Keras' own, to the last bit.
+        if not training or self.units < 2:
+            return super().call(inputs, training=training)
+        half = self.units // 2
+        return tf.concat([self._units(inputs, slice(None, half)), self._units(inputs, slice(half, None))], axis=-1)
+
+    def _units(self, inputs: tf.Tensor, units: slice) -> tf.Tensor:
+        outputs = tf.matmul(inputs, tf.convert_to_tensor(self.kernel)[:, units])
+        if self.bias is not None:
+            outputs = keras.ops.add(outputs, tf.convert_to_tensor(self.bias)[units])  # a BiasAdd, as Dense's
+        return self.activation(outputs) if self.activation is not None else outputs
 
 
 class FusedBatchNormalization(keras.layers.BatchNormalization):
@@ -71,18 +102,24 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return outputs
 
 
+# The project's layers, which only train differently, and the Keras layer each is saved as.
+KERAS_OWN = {SplitDense: keras.layers.Dense, FusedBatchNormalization: keras.layers.BatchNormalization}
+
+
 def plain_keras(model: keras.Model) -> keras.Model:
     """The model with every layer Keras' own, so that a file saved from it loads with Keras alone.
 
     A model without the project's layers is returned as it is; otherwise a copy: the same config, with Keras'
-    BatchNormalization in place of the fused one, the same weights, compiled alike.
+    Dense and BatchNormalization in place of the project's, the same weights, compiled alike.
     """
-    if not any(isinstance(layer, FusedBatchNormalization) for layer in model.layers):
+    if not any(type(layer) in KERAS_OWN for layer in model.layers):
         return model
 
     def keras_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
-        plain = keras.layers.BatchNormalization if isinstance(layer, FusedBatchNormalization) else type(layer)
-        return plain.from_config(layer.get_config())
+        # The layer's own dtype policy, not a copy: one object shared by the layers, as in the model, and so in
+        # the saved file.
+        config = layer.get_config() | {"dtype": layer.dtype_policy}
+        return KERAS_OWN.get(type(layer), type(layer)).from_config(config)
 
     copy = keras.models.clone_model(model, clone_function=keras_layer)
     copy.set_weights(model.get_weights())

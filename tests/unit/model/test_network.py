@@ -9,7 +9,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from mnist_dvc.core.errors import DataError, ParamsError  # noqa: E402
-from mnist_dvc.model.layers import FusedBatchNormalization  # noqa: E402
+from mnist_dvc.model.layers import FusedBatchNormalization, SplitDense, plain_keras  # noqa: E402
 from mnist_dvc.model.network import SHIFTS, averaged_over_shifts, build_model, load_model, save_model  # noqa: E402
 from mnist_dvc.model.training import seed_everything  # noqa: E402
 from tests.helpers.params import train_params  # noqa: E402
@@ -35,6 +35,8 @@ def test_reference_architecture(reference):
     assert model.output_shape == (None, 10)
     dense = dense_layers(model)
     assert [layer.units for layer in dense] == [256, 128, 10]
+    assert [type(layer) for layer in dense] == [SplitDense, keras.layers.Dense, keras.layers.Dense], "on two cores"
+    assert [layer.name for layer in dense] == ["dense", "dense_1", "dense_2"], "whatever the process built before"
     assert all(layer.activation.__name__ == "sigmoid" for layer in dense)
     assert not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers)
     assert model.count_params() == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
@@ -92,6 +94,7 @@ def test_the_same_model_saves_to_the_same_bytes(reference, tmp_path):
         assert "date_saved" not in json.loads(archive.read("metadata.json"))
         config = archive.read("config.json").decode()
     assert '"shared_object_id": 1' in config and '"shared_object_id": 1000' not in config
+    assert '"class_name": "Dense"' in config and "SplitDense" not in config, "saved as Keras' own layer"
 
 
 def test_an_unreadable_model_is_a_one_line_error(tmp_path):
@@ -120,7 +123,7 @@ def test_a_damaged_model_file_points_to_the_cache_repair(reference, tmp_path):
 def test_a_model_without_class_names_is_a_one_line_error(reference, tmp_path):
     """A .keras file saved by Keras alone does not say what its outputs mean."""
     model = build_model(family("train.model.hidden_units=[4]"), (1, 2), 3)
-    model.save(tmp_path / "plain.keras")
+    plain_keras(model).save(tmp_path / "plain.keras")
     with pytest.raises(DataError, match=r"plain.keras: no list of 3 class names in its metadata.json"):
         load_model(tmp_path / "plain.keras")
 
