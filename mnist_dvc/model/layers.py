@@ -44,6 +44,11 @@ class SplitDense(keras.layers.Dense):
     Outside training the layer is Keras' own, and it is saved as Keras' Dense (plain_keras).
     """
 
+    def __init__(self, units: int, **kwargs):
+        super().__init__(units, **kwargs)
+        if self.activation in (keras.activations.softmax, keras.activations.log_softmax):
+            raise ValueError(f"SplitDense: {self.activation.__name__} spans all the units; expected one that does not")
+
     def call(self, inputs, training=None):
         # Answers (validation, evaluate) are Keras' own, to the last bit.
         if not training or self.units < 2:

@@ -47,6 +47,11 @@ def test_split_dense_trains_any_width_as_dense(units, activation):
         np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-6)
 
 
+def test_split_dense_refuses_an_activation_over_all_its_units():
+    with pytest.raises(ValueError, match="softmax spans all the units"):
+        SplitDense(4, activation="softmax")
+
+
 def test_fused_batch_normalisation_trains_as_keras_batch_normalisation():
     """The fused kernel is a faster road to the same numbers: outputs, gradients and moving statistics."""
     import tensorflow as tf
