@@ -1,6 +1,8 @@
 """Layers the model families build with: the input scaling, the dense head and its first layer on two cores, batch
 normalisation through TensorFlow's fused kernel; and the plain-Keras copy of a model that the saved file holds."""
 
+import itertools
+
 import keras
 import tensorflow as tf
 
@@ -20,16 +22,15 @@ def dense_head(model: keras.Sequential, params: HeadParams, n_classes: int) -> N
     """Flatten, then a dense hidden layer per entry of hidden_units (each followed by dropout, if any), then the
     output layer: the whole of an MLP, and the end of a CNN."""
     nothing_trains_before = not any(layer.trainable_weights for layer in model.layers)
+    # Named as Keras names Dense layers in a new process, whatever this one built before.
+    names = (f"dense_{index}" if index else "dense" for index in itertools.count())
     model.add(keras.layers.Flatten())
     for index, units in enumerate(params.hidden_units):
-        # The layers are named as Keras names Dense layers in a new process, whatever this one built before.
-        name = f"dense_{index}" if index else "dense"
         dense = SplitDense if index == 0 and nothing_trains_before else keras.layers.Dense
-        model.add(dense(units, activation=params.hidden_activation, name=name))
+        model.add(dense(units, activation=params.hidden_activation, name=next(names)))
         if params.dropout:
             model.add(keras.layers.Dropout(params.dropout))
-    name = f"dense_{len(params.hidden_units)}" if params.hidden_units else "dense"
-    model.add(keras.layers.Dense(n_classes, activation=params.output_activation, name=name))
+    model.add(keras.layers.Dense(n_classes, activation=params.output_activation, name=next(names)))
 
 
 class SplitDense(keras.layers.Dense):
@@ -54,12 +55,15 @@ class SplitDense(keras.layers.Dense):
         if not training or self.units < 2:
             return super().call(inputs, training=training)
         half = self.units // 2
-        return tf.concat([self._units(inputs, slice(None, half)), self._units(inputs, slice(half, None))], axis=-1)
+        kernel = tf.convert_to_tensor(self.kernel)
+        bias = None if self.bias is None else tf.convert_to_tensor(self.bias)
+        halves = [self._units(inputs, kernel, bias, part) for part in (slice(None, half), slice(half, None))]
+        return tf.concat(halves, axis=-1)
 
-    def _units(self, inputs: tf.Tensor, units: slice) -> tf.Tensor:
-        outputs = tf.matmul(inputs, tf.convert_to_tensor(self.kernel)[:, units])
-        if self.bias is not None:
-            outputs = keras.ops.add(outputs, tf.convert_to_tensor(self.bias)[units])  # a BiasAdd, as Dense's
+    def _units(self, inputs: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None, units: slice) -> tf.Tensor:
+        outputs = tf.matmul(inputs, kernel[:, units])
+        if bias is not None:
+            outputs = keras.ops.add(outputs, bias[units])  # a BiasAdd, as Dense's
         return self.activation(outputs) if self.activation is not None else outputs
 
 
