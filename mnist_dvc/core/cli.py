@@ -47,31 +47,66 @@ def run_command(name: str, main: Callable[[], None], after_stop: str = "") -> No
 
     Output is line-buffered, so that progress shows up live when another program (DVC) captures it. Ctrl-C
     and SIGTERM unwind like an exception, so that temporary files are removed on the way out, and say so in
-    one line ending in after_stop; so does a full disk. Once main has returned, every output is written and
-    closed, so the process ends at once: Python's normal exit would spend about a second tearing down TensorFlow.
+    one line ending in after_stop; so does a full disk. Once main has returned or unwound, every output is written
+    and closed, or removed, so the process ends at once: Python's normal exit would spend about a second tearing
+    down TensorFlow.
     """
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
-    signal.signal(signal.SIGTERM, lambda signum, frame: _stop(f"{name}: terminated{after_stop}", 128 + signum))
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # as Python leaves it in a script's background job
+        signal.signal(signal.SIGINT, _on_stop_signal)
+    signal.signal(signal.SIGTERM, _on_stop_signal)
     try:
-        main()
+        try:
+            main()
+        except Exception:
+            raise_if_stopped()  # an error of the code the signal came in, as with a TensorFlow error during tracing
+            raise
     except PipelineError as error:
         if os.environ.get(DEBUG_ENV):
             raise
-        print(f"{name}: error: {error}", file=sys.stderr)
-        sys.exit(1)
+        _stop(f"{name}: error: {error}", 1)
     except KeyboardInterrupt:
-        _stop(f"{name}: interrupted{after_stop}", 130)
+        _stop(f"{name}: interrupted{after_stop}", 128 + signal.SIGINT)
+    except Terminated:
+        _stop(f"{name}: terminated{after_stop}", 128 + signal.SIGTERM)
     except OSError as error:
         if error.errno not in DISK_FULL or os.environ.get(DEBUG_ENV):
             raise
         where = f"{error.filename}: " if error.filename else ""
         _stop(f"{name}: error: {where}{os.strerror(error.errno)}; free some space, then run again{after_stop}", 1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    _exit(0)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt: not an Exception, so that no `except Exception` stops it."""
+
+
+_received: list[int] = []  # the stop signals received so far
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    _received.append(signum)
+    raise_if_stopped()
+
+
+def raise_if_stopped() -> None:
+    """Raise again for a Ctrl-C or SIGTERM received before, if any.
+
+    Python runs a signal handler wherever the main thread is, and what it raises is lost when that is a finalizer,
+    a weakref callback or C code that clears errors (NumPy converting a tensor, say), and the work goes on. Loops
+    that run for long call this between steps, so that a stop comes at the next step at the latest.
+    """
+    if _received:
+        raise KeyboardInterrupt if _received[0] == signal.SIGINT else Terminated
 
 
 def _stop(message: str, status: int) -> None:
     print(message, file=sys.stderr)
-    sys.exit(status)
+    _exit(status)
+
+
+def _exit(status: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

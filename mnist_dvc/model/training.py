@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from mnist_dvc.core import results
+from mnist_dvc.core.cli import raise_if_stopped
 from mnist_dvc.core.errors import TrainingError
 from mnist_dvc.core.prepared import Split
 from mnist_dvc.model.batches import evaluation_batches, training_batches
@@ -121,7 +122,7 @@ def fit(
     With label smoothing, the losses Keras reports are the smoothed loss that training minimises. A run whose loss
     stops being a finite number fails at the end of that epoch, before anything is logged or saved.
     """
-    callbacks = [FailIfDiverged(params.learning_rate), *callbacks]
+    callbacks = [StopWhenAsked(), FailIfDiverged(params.learning_rate), *callbacks]
     if params.early_stopping_patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(patience=params.early_stopping_patience, restore_best_weights=True)
@@ -137,6 +138,17 @@ def fit(
         callbacks=callbacks,
     )
     return len(history.epoch)
+
+
+class StopWhenAsked(keras.callbacks.Callback):
+    """Stop before the next call into TensorFlow (an epoch's steps, or a validation pass) once Ctrl-C or SIGTERM
+    came, even where the exception raised for it was lost."""
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        raise_if_stopped()
+
+    def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        raise_if_stopped()
 
 
 class FailIfDiverged(keras.callbacks.Callback):

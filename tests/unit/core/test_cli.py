@@ -78,3 +78,32 @@ def test_a_full_disk_is_one_line_not_a_traceback(filename, line):
     )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [line + "then run again; earlier outputs are intact"]
+
+
+SWALLOWED_STOP = """
+import contextlib, os, signal, sys, time
+from mnist_dvc.core.cli import run_command
+
+def main():
+    with contextlib.suppress(BaseException):  # as a finalizer, or NumPy converting a tensor, would
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+        time.sleep(10)
+    raise ValueError("an error of the code the signal came in")
+
+run_command("train", main, after_stop="; earlier outputs are intact")
+"""
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "status", "said"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
+)
+def test_a_stop_signal_stops_even_when_the_code_it_came_in_swallowed_it(signal_name, status, said):
+    result = subprocess.run(
+        [sys.executable, "-c", SWALLOWED_STOP, signal_name],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == status
+    assert result.stderr.splitlines() == [f"train: {said}; earlier outputs are intact"]

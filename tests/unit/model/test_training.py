@@ -1,10 +1,14 @@
 """Training: the optimizer, the schedule, the loss and the seed, from the train params."""
 
+import contextlib
+import signal
+
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 
+from mnist_dvc.core import cli  # noqa: E402
 from mnist_dvc.core.errors import TrainingError  # noqa: E402
 from mnist_dvc.core.prepared import Split  # noqa: E402
 from mnist_dvc.model.network import build_model  # noqa: E402
@@ -108,14 +112,14 @@ def tiny_split(count, seed):
     return Split(tiny_images(labels, seed), labels, CLASSES)
 
 
-def fit_tiny(*overrides):
+def fit_tiny(*overrides, callbacks=()):
     params = train_params("train.model.hidden_units=[32,16]", "train.batch_size=32", "train.epochs=3", *overrides)
     seed_everything(42)
     model = build_model(params.model, (28, 28), 10)
     compile_for_training(model, params, examples=200)
     epochs = []
     logged = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs.append(epoch))
-    return fit(model, params, 42, tiny_split(200, 0), tiny_split(50, 1), [logged]), epochs
+    return fit(model, params, 42, tiny_split(200, 0), tiny_split(50, 1), [logged, *callbacks]), epochs
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -130,6 +134,24 @@ def test_a_diverging_run_fails_at_the_first_epoch_whose_loss_is_not_finite(optim
 
 def test_a_run_with_finite_losses_is_not_stopped():
     assert fit_tiny("train.learning_rate=0.01") == (3, [0, 1, 2])
+
+
+def test_a_stop_signal_whose_exception_was_swallowed_stops_training_before_its_next_steps(monkeypatch):
+    """Python runs a signal handler wherever the main thread is; in a finalizer, what it raises is lost."""
+    monkeypatch.setattr(cli, "_received", [])
+    ended = []
+
+    def stop_swallowed_as_the_second_epoch_begins(epoch, logs):
+        if epoch == 1:
+            with contextlib.suppress(BaseException):
+                cli._on_stop_signal(signal.SIGINT, None)
+
+    watcher = keras.callbacks.LambdaCallback(
+        on_epoch_begin=stop_swallowed_as_the_second_epoch_begins, on_epoch_end=lambda epoch, logs: ended.append(epoch)
+    )
+    with pytest.raises(KeyboardInterrupt):
+        fit_tiny(callbacks=[watcher])
+    assert ended == [0]
 
 
 def test_without_test_time_augmentation_the_trained_model_is_saved_with_its_last_epoch_metrics(reference):
