@@ -38,6 +38,8 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--hide-scrollbars",
+    # Shared memory in /tmp, not /dev/shm, which a container may make too small (64 MB in Docker's default).
+    "--disable-dev-shm-usage",
     # Offline for real: no host name resolves, so a script from a CDN cannot load; only this machine answers.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     "--remote-debugging-pipe",
@@ -135,7 +137,7 @@ class _DevTools:
     message, each ending in a NUL byte. No WebSocket and no extra package are needed.
     """
 
-    def __init__(self, chromium: str, profile: Path, timeout: float = 30.0) -> None:
+    def __init__(self, chromium: str, profile: Path, timeout: float = 30.0, startup_timeout: float = 120.0) -> None:
         commands_read, self._commands = os.pipe()
         self._replies, replies_write = os.pipe()
         self._log = open(profile / "chromium.log", "w+b")  # noqa: SIM115 (closed in __exit__)
@@ -159,12 +161,19 @@ class _DevTools:
         os.close(commands_read)
         os.close(replies_write)
         self._timeout = timeout
+        self._startup_timeout = startup_timeout
         self._buffer = bytearray()
         self._last_id = 0
         self.events: list[dict] = []
         self.errors: list[str] = []
 
     def __enter__(self) -> "_DevTools":
+        # A first start on a new machine, or on a busy one, can take far longer than any later command.
+        try:
+            self.send("Browser.getVersion", timeout=self._startup_timeout)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -189,7 +198,7 @@ class _DevTools:
             ready, _, _ = select.select([self._replies], [], [], max(0.0, deadline - time.monotonic()))
             chunk = os.read(self._replies, 1 << 20) if ready else None
             if chunk is None:
-                raise BrowserCheckError("Chromium did not answer in time")
+                raise BrowserCheckError(f"Chromium did not answer in time; its log ends: {self._last_log_line()}")
             if not chunk:
                 raise BrowserCheckError(f"Chromium exited: {self._last_log_line()}")
             self._buffer += chunk
@@ -203,14 +212,16 @@ class _DevTools:
         lines = self._log.read().decode(errors="replace").strip().splitlines()
         return lines[-1] if lines else "no output"
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
-        """Send a command and wait for its reply, keeping the events that arrive meanwhile."""
+    def send(
+        self, method: str, params: dict | None = None, session: str | None = None, timeout: float | None = None
+    ) -> dict:
+        """Send a command and wait for its reply (timeout: the usual one), keeping the events that arrive meanwhile."""
         self._last_id += 1
         message = {"id": self._last_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
         self._write(message)
-        deadline = time.monotonic() + self._timeout
+        deadline = time.monotonic() + (timeout or self._timeout)
         while True:
             reply = self._read(deadline)
             if reply.get("id") == self._last_id:

@@ -39,6 +39,27 @@ def test_a_missing_page_is_a_one_line_error(tmp_path):
     assert result.stderr == f"browser_check: error: {tmp_path / 'index.html'}: not found; run dvc plots show first\n"
 
 
+# A browser that starts, says so in its log, and never answers: it reads the first command, then exits at the next.
+SILENT_BROWSER = """#!/bin/bash
+echo "starting up" >&2
+read -r -d '' first <&3
+read -r -d '' close <&3
+"""
+
+
+def test_a_browser_that_never_answers_is_an_error_that_quotes_its_log(tmp_path):
+    browser = tmp_path / "chromium"
+    browser.write_text(SILENT_BROWSER)
+    browser.chmod(0o755)
+    (tmp_path / "profile").mkdir()
+    with (
+        pytest.raises(browser_check.BrowserCheckError) as raised,
+        browser_check._DevTools(str(browser), tmp_path / "profile", startup_timeout=0.5),
+    ):
+        pass
+    assert str(raised.value) == "Chromium did not answer in time; its log ends: starting up"
+
+
 def figure_page(tmp_path, revisions_per_figure: list[list[str]], template: Path | None) -> Path:
     """A page as `dvc plots show` or `diff` writes it: 1200 px wide figures, each with a copy per revision."""
     png = io.BytesIO()
