@@ -23,7 +23,7 @@ from tests.helpers.project import (
     STAGES,
     TINY_CNN,
     cached_stages,
-    make_project,
+    copy_of_reproduced,
     project_env,
     ran_stages,
     read_outputs,
@@ -47,9 +47,8 @@ def read_exports(root):
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory):
     """A tiny project after one full `dvc repro`, with its output; tests work on copies of it."""
-    root = make_project(tmp_path_factory.mktemp("reproduced") / "project")
-    result = run(["dvc", "repro"], root)
-    return root, result.stdout
+    root = tmp_path_factory.mktemp("reproduced") / "project"
+    return root, copy_of_reproduced(tmp_path_factory, root)
 
 
 @pytest.fixture
@@ -174,7 +173,8 @@ def experiments(root):
 def test_experiments_with_different_params_are_both_shown(copy_of):
     run(["git", "add", "-A"], copy_of)
     run(["git", "commit", "-qm", "baseline run"], copy_of)
-    # As far as evaluate, whose metrics the table shows: the figures and exports have tests of their own.
+    # The first as far as evaluate, whose test metrics the table shows, the second as far as train, whose metrics are
+    # compared: the figures and exports have tests of their own.
     first = run(["dvc", "exp", "run", "-n", "relu", "-S", "train.model.hidden_activation=relu", "evaluate"], copy_of)
     assert "Epoch 5/5" in first.stdout, "Keras' per-epoch lines must reach the console live"
     run(
@@ -190,7 +190,7 @@ def test_experiments_with_different_params_are_both_shown(copy_of):
             "train.model.hidden_units=[64,32]",
             "-S",
             "train.epochs=3",
-            "evaluate",
+            "train",
         ],
         copy_of,
     )
@@ -272,9 +272,10 @@ LONG_RUN = 20
 
 
 def test_interrupted_training_keeps_the_last_good_outputs_and_recovers(copy_of):
+    """As far as train, whose outputs the stages after it only read once finished."""
     set_param(copy_of, "train.epochs", LONG_RUN)
     set_param(copy_of, "train.batch_size", 8)
-    run(["dvc", "repro"], copy_of)
+    run(["dvc", "repro", "train"], copy_of)
     last_good = read_outputs(copy_of)
 
     set_param(copy_of, "train.epochs", LONG_RUN + 1)
@@ -290,16 +291,16 @@ def test_interrupted_training_keeps_the_last_good_outputs_and_recovers(copy_of):
             assert read_outputs(copy_of) == last_good, f"after {signal_number.name}"
         assert "train" in status
 
-    output = run(["dvc", "repro"], copy_of).stdout
-    assert ran_stages(output)[:2] == ["train", "evaluate"], "the recovery trains again, no run-cache shortcut"
+    output = run(["dvc", "repro", "train"], copy_of).stdout
+    assert ran_stages(output)[-1] == "train", "the recovery trains again, no run-cache shortcut"
     assert json.loads((copy_of / "metrics/train.json").read_text())["epochs"] == LONG_RUN + 1
-    assert json.loads(run(["dvc", "status", "--json"], copy_of).stdout) == {}
+    assert json.loads(run(["dvc", "status", "--json", "train"], copy_of).stdout) == {}
 
 
 def interrupt_training(root, signal_number) -> str:
-    """Signal train partway through `dvc repro`; return what DVC printed."""
+    """Signal train partway through `dvc repro train`; return what DVC printed."""
     repro = subprocess.Popen(
-        ["dvc", "repro"],
+        ["dvc", "repro", "train"],
         cwd=root,
         env=project_env(),
         stdout=subprocess.PIPE,
@@ -405,12 +406,12 @@ def test_params_are_checked_before_anything_runs_and_nothing_is_lost(copy_of):
 def test_any_spelling_of_a_small_learning_rate_trains_and_a_diverging_one_keeps_the_last_good_outputs(copy_of):
     run(["git", "add", "-A"], copy_of)
     run(["git", "commit", "-qm", "baseline run"], copy_of)
-    output = run(["dvc", "exp", "run", "-S", "train.learning_rate=0.00001", "evaluate"], copy_of).stdout
+    output = run(["dvc", "exp", "run", "-S", "train.learning_rate=0.00001", "train"], copy_of).stdout
     assert "learning_rate: 1.0e-05" in (copy_of / "params.yaml").read_text(), "DVC writes it as YAML 1.2 does"
-    assert ran_stages(output) == ["check", "train", "evaluate"]
+    assert ran_stages(output) == ["check", "train"]
     last_good = read_outputs(copy_of)
 
-    result = run(["dvc", "exp", "run", "-S", "train.learning_rate=1e38", "evaluate"], copy_of, check=False)
+    result = run(["dvc", "exp", "run", "-S", "train.learning_rate=1e38", "train"], copy_of, check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert (
         "train: error: the training diverged: loss is nan after epoch 1; expected a finite number: "

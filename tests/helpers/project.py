@@ -1,6 +1,7 @@
 """Throwaway copies of the project: the code in a fresh git and DVC repository, with tiny data and params, and
 the commands run in it."""
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -79,6 +80,24 @@ def make_project(root: Path) -> Path:
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "tiny project"], root)
     return root
+
+
+def copy_of_reproduced(tmp_path_factory: pytest.TempPathFactory, root: Path) -> str:
+    """Put at root a tiny project after one full `dvc repro`, not committed; return what DVC printed.
+
+    The run is made once per test session, under a lock that the test processes of pytest-xdist share, and copied.
+    """
+    session_temp = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        session_temp = session_temp.parent  # above each process's own
+    built, printed = session_temp / "reproduced" / "project", session_temp / "reproduced" / "printed.txt"
+    built.parent.mkdir(exist_ok=True)
+    with open(built.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not printed.exists():
+            printed.write_text(run(["dvc", "repro"], make_project(built)).stdout)
+    shutil.copytree(built, root, symlinks=True)
+    return printed.read_text()
 
 
 def set_defaults(root: Path, values: dict[str, object]) -> None:
