@@ -78,8 +78,12 @@ def run_command(name: str, main: Callable[[], None], after_stop: str = "") -> No
     _exit(0)
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt: not an Exception, so that no `except Exception` stops it."""
+class Terminated(SystemExit):
+    """SIGTERM, raised as an exit with status 143: asyncio and `except Exception` let it through, as they do Ctrl-C's
+    KeyboardInterrupt, where an asyncio task would keep any other exception to itself."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
 
 
 _received: list[int] = []  # the stop signals received so far

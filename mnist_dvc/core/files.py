@@ -4,7 +4,8 @@ Every output goes to a temporary name beside its target and is renamed into
 place only once complete, so an interrupted run leaves either the previous
 good file or nothing, never a half-written file that looks valid. Inside
 all_or_nothing(), a stage's outputs are renamed into place together, once all
-of them are written: a failure at any write leaves every one as it was.
+of them are written: a failure at any write leaves every one as it was. A Ctrl-C or
+SIGTERM that came meanwhile counts as a failure, even where its exception was lost.
 """
 
 import json
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_dvc.core.cli import raise_if_stopped
 from mnist_dvc.core.errors import DataError
 
 # A fixed timestamp for the members of .npz files, so that the same arrays
@@ -55,6 +57,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     temp.chmod(_FILE_MODE)
     try:
         yield temp
+        raise_if_stopped()
     except BaseException as error:
         temp.unlink(missing_ok=True)
         _name_target(error, target)
@@ -72,6 +75,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     temp.chmod(_DIR_MODE)
     try:
         yield temp
+        raise_if_stopped()
     except BaseException as error:
         _remove(temp)
         _name_target(error, target)
@@ -91,6 +95,7 @@ def all_or_nothing() -> Iterator[None]:
     token = _pending.set(pending)
     try:
         yield
+        raise_if_stopped()
     except BaseException:
         for temp, _ in pending:
             _remove(temp)

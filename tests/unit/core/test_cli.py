@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from mnist_dvc.core import stage
-from tests.helpers.project import PROJECT_ROOT
+from tests.helpers.project import DEFAULT_SIGNALS, PROJECT_ROOT
 
 STAGE_MODULES = [
     stage["cmd"].removeprefix("python -m ")
@@ -104,6 +104,7 @@ def test_a_stop_signal_stops_even_when_the_code_it_came_in_swallowed_it(signal_n
         capture_output=True,
         text=True,
         timeout=60,
+        **DEFAULT_SIGNALS,
     )
     assert result.returncode == status
     assert result.stderr.splitlines() == [f"train: {said}; earlier outputs are intact"]
