@@ -208,8 +208,8 @@ class _DevTools:
         return message
 
     def _last_log_line(self) -> str:
-        self._log.seek(0)
-        lines = self._log.read().decode(errors="replace").strip().splitlines()
+        # Read through a handle of its own: Chromium may still be writing through the shared offset of self._log.
+        lines = Path(self._log.name).read_bytes().decode(errors="replace").strip().splitlines()
         return lines[-1] if lines else "no output"
 
     def send(

@@ -95,6 +95,7 @@ def copy_of_reproduced(tmp_path_factory: pytest.TempPathFactory, root: Path) -> 
     with open(built.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not printed.exists():
+            shutil.rmtree(built, ignore_errors=True)  # what a failed try left
             printed.write_text(run(["dvc", "repro"], make_project(built)).stdout)
     shutil.copytree(built, root, symlinks=True)
     return printed.read_text()

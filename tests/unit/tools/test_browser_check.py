@@ -54,7 +54,7 @@ def test_a_browser_that_never_answers_is_an_error_that_quotes_its_log(tmp_path):
     (tmp_path / "profile").mkdir()
     with (
         pytest.raises(browser_check.BrowserCheckError) as raised,
-        browser_check._DevTools(str(browser), tmp_path / "profile", startup_timeout=0.5),
+        browser_check._DevTools(str(browser), tmp_path / "profile", startup_timeout=3),
     ):
         pass
     assert str(raised.value) == "Chromium did not answer in time; its log ends: starting up"
