@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mnist_dvc.core import paths
 from mnist_dvc.core.errors import PipelineError
+from mnist_dvc.core.signals import Terminated, catch_stop_signals, raise_if_stopped
 
 DEBUG_ENV = "MNIST_DEBUG"
 # Errors of the disk, not of the code: told in one line, like any expected failure.
@@ -53,9 +54,7 @@ def run_command(name: str, main: Callable[[], None], after_stop: str = "") -> No
     """
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # as Python leaves it in a script's background job
-        signal.signal(signal.SIGINT, _on_stop_signal)
-    signal.signal(signal.SIGTERM, _on_stop_signal)
+    catch_stop_signals()
     try:
         try:
             main()
@@ -76,33 +75,6 @@ def run_command(name: str, main: Callable[[], None], after_stop: str = "") -> No
         where = f"{error.filename}: " if error.filename else ""
         _stop(f"{name}: error: {where}{os.strerror(error.errno)}; free some space, then run again{after_stop}", 1)
     _exit(0)
-
-
-class Terminated(SystemExit):
-    """SIGTERM, raised as an exit with status 143: asyncio and `except Exception` let it through, as they do Ctrl-C's
-    KeyboardInterrupt, where an asyncio task would keep any other exception to itself."""
-
-    def __init__(self) -> None:
-        super().__init__(128 + signal.SIGTERM)
-
-
-_received: list[int] = []  # the stop signals received so far
-
-
-def _on_stop_signal(signum: int, frame: object) -> None:
-    _received.append(signum)
-    raise_if_stopped()
-
-
-def raise_if_stopped() -> None:
-    """Raise again for a Ctrl-C or SIGTERM received before, if any.
-
-    Python runs a signal handler wherever the main thread is, and what it raises is lost when that is a finalizer,
-    a weakref callback or C code that clears errors (NumPy converting a tensor, say), and the work goes on. Loops
-    that run for long call this between steps, so that a stop comes at the next step at the latest.
-    """
-    if _received:
-        raise KeyboardInterrupt if _received[0] == signal.SIGINT else Terminated
 
 
 def _stop(message: str, status: int) -> None:

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist_dvc.core.cli import raise_if_stopped
 from mnist_dvc.core.errors import DataError
+from mnist_dvc.core.signals import raise_if_stopped
 
 # A fixed timestamp for the members of .npz files, so that the same arrays
 # always give the same bytes and DVC does not rerun downstream stages for nothing.

@@ -9,9 +9,9 @@ import keras
 import tensorflow as tf
 
 from mnist_dvc.core import results
-from mnist_dvc.core.cli import raise_if_stopped
 from mnist_dvc.core.errors import TrainingError
 from mnist_dvc.core.prepared import Split
+from mnist_dvc.core.signals import raise_if_stopped
 from mnist_dvc.model.batches import evaluation_batches, training_batches
 from mnist_dvc.model.layers import plain_keras
 from mnist_dvc.model.network import averaged_over_shifts

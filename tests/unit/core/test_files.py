@@ -6,7 +6,7 @@ import signal
 import numpy as np
 import pytest
 
-from mnist_dvc.core import cli
+from mnist_dvc.core import signals
 from mnist_dvc.core.errors import DataError
 from mnist_dvc.core.files import (
     all_or_nothing,
@@ -141,23 +141,23 @@ def test_every_output_is_replaced_only_once_all_are_written(tmp_path):
 def lost_stop():
     """SIGTERM whose exception was lost, as when its handler ran in a finalizer."""
     with contextlib.suppress(BaseException):
-        cli._on_stop_signal(signal.SIGTERM, None)
+        signals._on_stop_signal(signal.SIGTERM, None)
 
 
 def test_a_write_after_a_lost_stop_replaces_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_received", [])
+    monkeypatch.setattr(signals, "_received", None)
     three_outputs(tmp_path, 1)
     lost_stop()
-    with pytest.raises(cli.Terminated):
+    with pytest.raises(signals.Terminated):
         three_outputs(tmp_path, 2)
     assert contents(tmp_path)["metrics.json"] == '{\n  "version": 1\n}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "plots", "predictions.csv"]
 
 
 def test_a_stop_lost_before_all_or_nothing_ends_replaces_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_received", [])
+    monkeypatch.setattr(signals, "_received", None)
     three_outputs(tmp_path, 1)
-    with pytest.raises(cli.Terminated), all_or_nothing():
+    with pytest.raises(signals.Terminated), all_or_nothing():
         three_outputs(tmp_path, 2)
         lost_stop()
     assert set(contents(tmp_path).values()) == {'{\n  "version": 1\n}\n', "version 1", "version 1\n"}

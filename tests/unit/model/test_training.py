@@ -8,7 +8,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from mnist_dvc.core import cli  # noqa: E402
+from mnist_dvc.core import signals  # noqa: E402
 from mnist_dvc.core.errors import TrainingError  # noqa: E402
 from mnist_dvc.core.prepared import Split  # noqa: E402
 from mnist_dvc.model.network import build_model  # noqa: E402
@@ -138,13 +138,13 @@ def test_a_run_with_finite_losses_is_not_stopped():
 
 def test_a_stop_signal_whose_exception_was_swallowed_stops_training_before_its_next_steps(monkeypatch):
     """Python runs a signal handler wherever the main thread is; in a finalizer, what it raises is lost."""
-    monkeypatch.setattr(cli, "_received", [])
+    monkeypatch.setattr(signals, "_received", None)
     ended = []
 
     def stop_swallowed_as_the_second_epoch_begins(epoch, logs):
         if epoch == 1:
             with contextlib.suppress(BaseException):
-                cli._on_stop_signal(signal.SIGINT, None)
+                signals._on_stop_signal(signal.SIGINT, None)
 
     watcher = keras.callbacks.LambdaCallback(
         on_epoch_begin=stop_swallowed_as_the_second_epoch_begins, on_epoch_end=lambda epoch, logs: ended.append(epoch)
