@@ -47,6 +47,25 @@ def test_split_dense_trains_any_width_as_dense(units, activation):
         np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-6)
 
 
+def test_split_dense_answers_as_dense_to_the_last_bit():
+    """Validation in a graph, as fit runs it, in halves: the reference's first layer answers as Keras' Dense does,
+    whose multiply, bias and sigmoid TensorFlow fuses into one op; and so it does when called eagerly."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    features = tf.constant(rng.random((2000, 784)), tf.float32)
+    kernel_and_bias = [rng.normal(0, 0.1, (784, 256)).astype("float32"), rng.normal(size=256).astype("float32")]
+    in_a_graph, eagerly = [], []
+    for layer in (SplitDense(256, activation="sigmoid"), keras.layers.Dense(256, activation="sigmoid")):
+        layer.build(features.shape)
+        layer.set_weights(kernel_and_bias)
+        in_a_graph.append(np.asarray(tf.function(lambda features, layer=layer: layer(features))(features)))
+        eagerly.append(np.asarray(layer(features)))
+    assert np.array_equal(*in_a_graph)
+    assert np.array_equal(*eagerly)
+    assert not np.array_equal(in_a_graph[1], eagerly[1])  # the fused sigmoid rounds otherwise: the test can tell
+
+
 def test_split_dense_refuses_an_activation_over_all_its_units():
     with pytest.raises(ValueError, match="softmax spans all the units"):
         SplitDense(4, activation="softmax")
