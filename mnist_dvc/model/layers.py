@@ -2,6 +2,7 @@
 normalisation through TensorFlow's fused kernel; and the plain-Keras copy of a model that the saved file holds."""
 
 import itertools
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -42,8 +43,9 @@ class SplitDense(keras.layers.Dense):
     784x256 layer they are also the whole layer's to the last bit (tests/unit/model/test_layers.py), while for
     other shapes oneDNN may order a half's sums unlike the whole's. Only where nothing before the layer trains: the
     input gradient, which such a layer does not need, would be added up from the halves in another order.
-    Validation during fit runs in halves too, each fused as TensorFlow fuses a Dense that answers, so its answers
-    are Dense's; called eagerly, the layer is Keras' own. It is saved as Keras' Dense (plain_keras).
+    In a graph, answers (validation during fit) come in halves too, each fused as TensorFlow fuses a Dense that
+    answers, with the same caveat on other shapes; called eagerly outside training, the layer is Keras' own. It is
+    saved as Keras' Dense (plain_keras).
     """
 
     def __init__(self, units: int, **kwargs):
@@ -52,34 +54,41 @@ class SplitDense(keras.layers.Dense):
             raise ValueError(f"SplitDense: {self.activation.__name__} spans all the units; expected one that does not")
 
     def call(self, inputs, training=None):
+        # Eagerly nothing is fused, neither Dense nor the halves' function below: Keras' own answers.
         if self.units < 2 or (not training and tf.executing_eagerly()):
             return super().call(inputs, training=training)
         # tf.split, not slices: its gradient joins the halves' gradients, where a slice's fills a zero kernel.
         sizes = (self.units // 2, self.units - self.units // 2)
         kernel = tf.convert_to_tensor(self.kernel)
         bias = None if self.bias is None else tf.convert_to_tensor(self.bias)
-        halves = _units_apart if training else _units_apart_as_dense_answers
-        return tf.concat(halves(inputs, kernel, bias, sizes, self.activation), axis=-1)
+        apart = _units_apart if training else _units_apart_as_dense_answers
+        return tf.concat(apart(inputs, kernel, bias, sizes, self.activation), axis=-1)
 
 
 def _units_apart(
-    inputs: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None, sizes: tuple[int, int], activation
+    inputs: tf.Tensor,
+    kernel: tf.Tensor,
+    bias: tf.Tensor | None,
+    sizes: tuple[int, ...],
+    activation: Callable[[tf.Tensor], tf.Tensor],
 ) -> list[tf.Tensor]:
-    """The layer's outputs in groups of units, each group one multiply, its bias and its activation."""
+    """The layer's outputs in groups of units, each group one multiply, its bias and its activation (Keras' linear
+    where the layer has none)."""
     biases = [None] * len(sizes) if bias is None else tf.split(bias, sizes)
     groups = []
     for kernel_part, bias_part in zip(tf.split(kernel, sizes, axis=1), biases, strict=True):
         outputs = tf.matmul(inputs, kernel_part)
         if bias_part is not None:
             outputs = keras.ops.add(outputs, bias_part)  # a BiasAdd, as Dense's
-        groups.append(activation(outputs) if activation is not None else outputs)
+        groups.append(activation(outputs))
     return groups
 
 
 # Answers (validation during fit) to the last bit of Keras' Dense in a graph. There TensorFlow fuses a Dense's
 # multiply, bias and activation into one oneDNN op, whose activation rounds unlike TensorFlow's own; it does not
 # fuse an activation that a concat follows. A function that is not inlined returns the groups before they are
-# joined, so each is fused as Dense is.
+# joined, so each is fused as Dense is. `_noinline` is TensorFlow's own attribute for that, not a public option:
+# tests/unit/model/test_layers.py fails if a TensorFlow release inlines the function again.
 _units_apart_as_dense_answers = tf.function(_units_apart, autograph=False, experimental_attributes={"_noinline": True})
 
 
@@ -127,7 +136,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return outputs
 
 
-# The project's layers, which only train differently, and the Keras layer each is saved as.
+# The project's layers, which compute as Keras' own do by another road, and the Keras layer each is saved as.
 KERAS_OWN = {SplitDense: keras.layers.Dense, FusedBatchNormalization: keras.layers.BatchNormalization}
 
 

@@ -76,7 +76,7 @@ def save_model(model: keras.Model, classes: Sequence[str], path: Path) -> None:
     the weights) and numbers shared objects in config.json by their Python ids, so the same
     model would give different bytes at every run. The archive is rewritten without the date,
     with fixed entry times and with the ids renumbered in order of appearance; Keras reads it
-    as before. Layers that only train differently from Keras' own are saved as Keras' own (layers.plain_keras).
+    as before. Layers that compute as Keras' own by another road are saved as Keras' own (layers.plain_keras).
     """
     with atomic_path(path) as temp:
         plain_keras(model).save(temp)
