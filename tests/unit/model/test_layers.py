@@ -9,6 +9,20 @@ keras = pytest.importorskip("keras")
 from mnist_dvc.model.layers import FusedBatchNormalization, SplitDense, plain_keras  # noqa: E402
 
 
+def split_and_whole_layers(rng, inputs, units, activation, use_bias=True):
+    """A SplitDense and a Keras Dense with the same random weights."""
+    weights = [rng.normal(0, 0.1, (inputs, units)).astype("float32")]
+    if use_bias:
+        weights.append(rng.normal(size=units).astype("float32"))
+    layers = []
+    for layer_class in (SplitDense, keras.layers.Dense):
+        layer = layer_class(units, activation=activation, use_bias=use_bias)
+        layer.build((None, inputs))
+        layer.set_weights(weights)
+        layers.append(layer)
+    return layers
+
+
 def split_and_whole(batch, inputs, units, activation):
     """One training step's outputs and weight gradients, in a graph as fit runs it, of SplitDense and of Keras'
     Dense with the same weights."""
@@ -17,11 +31,8 @@ def split_and_whole(batch, inputs, units, activation):
     rng = np.random.default_rng(0)
     features = tf.constant(rng.random((batch, inputs)), tf.float32)
     weights = tf.constant(rng.normal(size=(batch, units)), tf.float32)
-    kernel_and_bias = [rng.normal(0, 0.1, (inputs, units)).astype("float32"), rng.normal(size=units).astype("float32")]
     results = []
-    for layer in (SplitDense(units, activation=activation), keras.layers.Dense(units, activation=activation)):
-        layer.build(features.shape)
-        layer.set_weights(kernel_and_bias)
+    for layer in split_and_whole_layers(rng, inputs, units, activation):
 
         @tf.function
         def step(features, layer=layer):
@@ -54,14 +65,8 @@ def split_and_whole_answers(batch, inputs, units, activation, use_bias=True):
 
     rng = np.random.default_rng(0)
     features = tf.constant(rng.random((batch, inputs)), tf.float32)
-    weights = [rng.normal(0, 0.1, (inputs, units)).astype("float32")]
-    if use_bias:
-        weights.append(rng.normal(size=units).astype("float32"))
     in_a_graph, eagerly = [], []
-    for layer_class in (SplitDense, keras.layers.Dense):
-        layer = layer_class(units, activation=activation, use_bias=use_bias)
-        layer.build(features.shape)
-        layer.set_weights(weights)
+    for layer in split_and_whole_layers(rng, inputs, units, activation, use_bias):
         in_a_graph.append(np.asarray(tf.function(lambda features, layer=layer: layer(features))(features)))
         eagerly.append(np.asarray(layer(features)))
     return in_a_graph, eagerly
