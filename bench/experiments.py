@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.harness import median, read_timing
+from bench.harness import BenchError, base_env, check_data_dir, median, read_timing, venv_bin
 from mnist_dvc.core.params import compose
 from mnist_dvc.core.stage import TIMINGS_ENV
 from mnist_dvc.model.variants import VARIANTS
@@ -114,16 +114,15 @@ def command(recipe: str) -> list[str]:
     ]
 
 
-def run_recipe(recipe: str) -> dict:
+def run_recipe(recipe: str, env: dict[str, str]) -> dict:
     """Wall time of the recipe's `dvc exp run`, and the fit time its train stage recorded."""
     # A rerun of the table replaces its experiments rather than clashing with them.
-    subprocess.run(["dvc", "exp", "remove", f"table-{recipe}"], capture_output=True)
+    subprocess.run(["dvc", "exp", "remove", f"table-{recipe}"], capture_output=True, env=env)
     with tempfile.TemporaryDirectory(prefix="mnist-experiments-") as temp:
         timings = Path(temp) / "timings.jsonl"
         # The stage runs in DVC's temporary workspace: the file must be named by an absolute path.
-        env = {**os.environ, TIMINGS_ENV: str(timings)}
         started = time.perf_counter()
-        result = subprocess.run(command(recipe), capture_output=True, text=True, env=env)
+        result = subprocess.run(command(recipe), capture_output=True, text=True, env={**env, TIMINGS_ENV: str(timings)})
         wall = time.perf_counter() - started
         fit = read_timing(timings, "train", "fit")
         packaging = [read_timing(timings, stage, "stage") for stage in PACKAGING_STAGES]
@@ -135,10 +134,11 @@ def run_recipe(recipe: str) -> dict:
     return {"wall_s": wall, "fit_s": fit, "without_packaging_s": wall - sum(packaging)}
 
 
-def run_anchor(name: str, data_dir: Path) -> dict:
+def run_anchor(name: str, data_dir: Path, env: dict[str, str]) -> dict:
     """Wall time of one anchor script, its fit time and test accuracy, from the JSON line it ends with."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", ANCHORS[name], str(data_dir)], capture_output=True, text=True)
+    command = [sys.executable, "-m", ANCHORS[name], str(data_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"experiments: {ANCHORS[name]} failed:\n{(result.stdout + result.stderr)[-4000:]}")
@@ -146,11 +146,10 @@ def run_anchor(name: str, data_dir: Path) -> dict:
     return {"wall_s": wall, "fit_s": report["fit_s"], "test": {"accuracy": report["test_accuracy"]}}
 
 
-def metrics_of(recipe: str) -> dict:
+def metrics_of(recipe: str, env: dict[str, str]) -> dict:
     """Test and validation metrics of an experiment, from `dvc exp show --json`."""
-    rows = json.loads(
-        subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True).stdout
-    )
+    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True, env=env)
+    rows = json.loads(shown.stdout)
     for baseline in rows:
         for experiment in baseline.get("experiments") or []:
             if experiment["name"] == f"table-{recipe}":
@@ -163,24 +162,25 @@ def metrics_of(recipe: str) -> dict:
     sys.exit(f"experiments: table-{recipe} is missing from dvc exp show")
 
 
-def run_all(recipes: list[str], anchors: bool, data_dir: Path) -> tuple[dict, list[float]]:
-    """Every row's results, and the seed script's wall times: with anchors, it runs first and after every row."""
+def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, str]) -> tuple[dict, list[float]]:
+    """Every row's results, and the seed script's wall times: with anchors, it runs first and after every row.
+    env runs the project environment's dvc, whatever PATH the script was started with."""
     results, seed_walls = {}, []
 
     def seed_script() -> None:
         print(f"running: {SEED_SCRIPT} ({ANCHORS[SEED_SCRIPT]})", file=sys.stderr, flush=True)
-        run = run_anchor(SEED_SCRIPT, data_dir)
+        run = run_anchor(SEED_SCRIPT, data_dir, env)
         seed_walls.append(run["wall_s"])
         results.setdefault(SEED_SCRIPT, run)
 
     if anchors:
         seed_script()
         print(f"running: {KERAS_EXAMPLE} ({ANCHORS[KERAS_EXAMPLE]})", file=sys.stderr, flush=True)
-        results[KERAS_EXAMPLE] = run_anchor(KERAS_EXAMPLE, data_dir)
+        results[KERAS_EXAMPLE] = run_anchor(KERAS_EXAMPLE, data_dir, env)
         seed_script()
     for recipe in recipes:
         print(f"running: {' '.join(command(recipe))}", file=sys.stderr, flush=True)
-        results[recipe] = {**run_recipe(recipe), **metrics_of(recipe), "changes": changes(recipe)}
+        results[recipe] = {**run_recipe(recipe, env), **metrics_of(recipe, env), "changes": changes(recipe)}
         if anchors:
             seed_script()
     if anchors:
@@ -231,8 +231,14 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
 
+    try:
+        env = base_env(venv_bin())
+        if args.anchors:
+            check_data_dir(args.data)
+    except BenchError as error:
+        sys.exit(f"experiments: error: {error}")
     load = os.getloadavg()
-    results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data)
+    results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data, env)
     print(table(results, args.anchors))
     if any("robustness" in r for r in results.values()):
         print()

@@ -1,6 +1,10 @@
 """The experiments table: the anchors' rows and the ratios to them, and the robustness table."""
 
-from bench.experiments import KERAS_EXAMPLE, SEED_SCRIPT, robustness_table, table
+import sys
+
+import pytest
+
+from bench.experiments import KERAS_EXAMPLE, SEED_SCRIPT, main, robustness_table, table
 
 RESULTS = {
     SEED_SCRIPT: {"wall_s": 40.0, "fit_s": 30.0, "test": {"accuracy": 0.9731}},
@@ -37,3 +41,22 @@ def test_the_robustness_table_has_a_column_per_variant_in_evaluate_s_order_and_a
         "|---|---|---|",
         "| cnn-fast | 0.993 | 0.970 |",
     ]
+
+
+def test_an_interpreter_without_dvc_beside_it_is_a_one_line_error_before_anything_runs(monkeypatch, tmp_path):
+    """Started as `python -m bench.experiments` with another Python than the project's, whatever PATH holds."""
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    monkeypatch.setattr(sys, "argv", ["experiments", "--only", "reference"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert str(exited.value) == (
+        f"experiments: error: {tmp_path / 'bin'}: has no dvc; run this script with the project's environment "
+        "(.venv/bin/python)"
+    )
+
+
+def test_anchors_without_the_mnist_files_is_a_one_line_error_before_anything_runs(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["experiments", "--anchors", "--only", "reference", "--data", str(tmp_path)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert str(exited.value).startswith(f"experiments: error: {tmp_path}: missing train-images-idx3-ubyte.gz, ")
