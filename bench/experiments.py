@@ -14,6 +14,7 @@ ratio to the median of the seed script's runs and to the Keras example's. A reci
 export and card stages (their own durations, as the stages record them), which a learner's `dvc repro visualize`
 leaves out. A second table gives each recipe's accuracy on the changed test images of metrics/robustness.json.
 
+    dvc repro prepare                                # once, in a fresh clone: the rows run from train down
     python -m bench.experiments                      # every row; the CNN recipes take minutes each on 2 cores
     python -m bench.experiments --only relu wide     # some of them
     python -m bench.experiments --anchors --only reference cnn-fast cnn-fast-augment
@@ -31,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from bench.harness import BenchError, base_env, check_data_dir, median, read_timing, venv_bin
+from mnist_dvc.core import paths
 from mnist_dvc.core.params import compose
 from mnist_dvc.core.stage import TIMINGS_ENV
 from mnist_dvc.model.variants import VARIANTS
@@ -55,6 +57,8 @@ TABLE = (
     "cnn-fast",
     "cnn-fast-augment",
 )
+# The prepared splits that the rows train, validate and test on.
+SPLITS = ("train", "val", "test")
 # The scripts of --anchors: the seed's MLP, and Keras' own example, each run as `python -m MODULE DATA_DIR`.
 SEED_SCRIPT, KERAS_EXAMPLE = "seed script", "Keras example"
 ANCHORS = {SEED_SCRIPT: "bench.reference", KERAS_EXAMPLE: "bench.keras_example"}
@@ -237,6 +241,10 @@ def main() -> None:
             check_data_dir(args.data)
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
+    # Every row runs from train down: the prepared splits must be there, or in DVC's cache.
+    missing = [str(paths.prepared_split(split)) for split in SPLITS if not paths.prepared_split(split).is_file()]
+    if missing:
+        sys.exit(f"experiments: error: {', '.join(missing)}: not found; run `dvc repro prepare` first")
     load = os.getloadavg()
     results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data, env)
     print(table(results, args.anchors))

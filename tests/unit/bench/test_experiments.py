@@ -60,3 +60,15 @@ def test_anchors_without_the_mnist_files_is_a_one_line_error_before_anything_run
     with pytest.raises(SystemExit) as exited:
         main()
     assert str(exited.value).startswith(f"experiments: error: {tmp_path}: missing train-images-idx3-ubyte.gz, ")
+
+
+def test_without_the_prepared_splits_it_says_to_prepare_them_before_anything_runs(monkeypatch, tmp_path):
+    """The rows run from train down, so a fresh clone must run `dvc repro prepare` first."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["experiments", "--only", "reference"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert str(exited.value) == (
+        "experiments: error: data/prepared/train.npz, data/prepared/val.npz, data/prepared/test.npz: not found; "
+        "run `dvc repro prepare` first"
+    )
