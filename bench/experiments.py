@@ -241,7 +241,7 @@ def main() -> None:
             check_data_dir(args.data)
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
-    # Every row runs from train down: the prepared splits must be there, or in DVC's cache.
+    # Every row runs from train down, on the prepared splits of the workspace.
     missing = [str(paths.prepared_split(split)) for split in SPLITS if not paths.prepared_split(split).is_file()]
     if missing:
         sys.exit(f"experiments: error: {', '.join(missing)}: not found; run `dvc repro prepare` first")
