@@ -166,6 +166,13 @@ def metrics_of(recipe: str, env: dict[str, str]) -> dict:
     sys.exit(f"experiments: table-{recipe} is missing from dvc exp show")
 
 
+def check_prepared() -> None:
+    """Every row runs from train down, on the prepared splits of the workspace."""
+    missing = [str(path) for path in map(paths.prepared_split, SPLITS) if not path.is_file()]
+    if missing:
+        raise BenchError(f"{', '.join(missing)}: not found; run `dvc repro prepare` first")
+
+
 def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, str]) -> tuple[dict, list[float]]:
     """Every row's results, and the seed script's wall times: with anchors, it runs first and after every row.
     env runs the project environment's dvc, whatever PATH the script was started with."""
@@ -232,19 +239,18 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, default=Path("data/raw/mnist"), help="the MNIST files for --anchors (default: %(default)s)"
     )
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
 
     try:
         env = base_env(venv_bin())
         if args.anchors:
             check_data_dir(args.data)
+        check_prepared()
+        if args.json and not args.json.parent.is_dir():
+            raise BenchError(f"--json {args.json}: no folder {args.json.parent} to write it in")
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
-    # Every row runs from train down, on the prepared splits of the workspace.
-    missing = [str(paths.prepared_split(split)) for split in SPLITS if not paths.prepared_split(split).is_file()]
-    if missing:
-        sys.exit(f"experiments: error: {', '.join(missing)}: not found; run `dvc repro prepare` first")
     load = os.getloadavg()
     results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data, env)
     print(table(results, args.anchors))

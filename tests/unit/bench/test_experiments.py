@@ -72,3 +72,15 @@ def test_without_the_prepared_splits_it_says_to_prepare_them_before_anything_run
         "experiments: error: data/prepared/train.npz, data/prepared/val.npz, data/prepared/test.npz: not found; "
         "run `dvc repro prepare` first"
     )
+
+
+def test_a_json_file_in_a_missing_folder_is_a_one_line_error_before_anything_runs(monkeypatch, tmp_path):
+    """Not after the whole run, when the results are written."""
+    monkeypatch.setattr(sys, "argv", ["experiments", "--only", "reference", "--json", str(tmp_path / "no" / "r.json")])
+    monkeypatch.setattr("bench.experiments.check_prepared", lambda: None)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert (
+        str(exited.value)
+        == f"experiments: error: --json {tmp_path / 'no' / 'r.json'}: no folder {tmp_path / 'no'} to write it in"
+    )
