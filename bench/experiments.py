@@ -14,6 +14,10 @@ ratio to the median of the seed script's runs and to the Keras example's. A reci
 export and card stages (their own durations, as the stages record them), which a learner's `dvc repro visualize`
 leaves out. A second table gives each recipe's accuracy on the changed test images of metrics/robustness.json.
 
+When the reference row runs, the FLOP floor of its multiplies (bench/floor.py) is timed right after it. The run ends
+with the goals of docs/recipes.md, each met or not and by how much, from this run's own figures: a test accuracy
+within a multiple of the seed script's wall time (with --anchors), and the reference's fit against its floor.
+
     dvc repro prepare                                # once, in a fresh clone: the rows run from train down
     python -m bench.experiments                      # every row; the CNN recipes take minutes each on 2 cores
     python -m bench.experiments --only relu wide     # some of them
@@ -22,6 +26,7 @@ leaves out. A second table gives each recipe's accuracy on the changed test imag
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -34,6 +39,7 @@ import yaml
 from bench.harness import BenchError, base_env, check_data_dir, median, read_timing, venv_bin
 from mnist_dvc.core import paths
 from mnist_dvc.core.params import compose
+from mnist_dvc.core.prepared import read_split
 from mnist_dvc.core.stage import TIMINGS_ENV
 from mnist_dvc.model.variants import VARIANTS
 
@@ -64,6 +70,12 @@ SEED_SCRIPT, KERAS_EXAMPLE = "seed script", "Keras example"
 ANCHORS = {SEED_SCRIPT: "bench.reference", KERAS_EXAMPLE: "bench.keras_example"}
 # The stages that `dvc repro visualize` leaves out: their time is shown apart.
 PACKAGING_STAGES = ("export", "card")
+# The goals of accuracy per second: a test accuracy, reached within this many times the seed script's wall time.
+ACCURACY_GOALS = ((0.992, 1.0), (0.995, 3.0))
+# And the most accurate row within this many times.
+BEST_WITHIN = 10.0
+# The reference's fit, at most this many times the FLOP floor of its multiplies.
+FIT_OVER_FLOOR_GOAL = 1.3
 
 
 def parent(recipe: str) -> str:
@@ -166,6 +178,21 @@ def metrics_of(recipe: str, env: dict[str, str]) -> dict:
     sys.exit(f"experiments: table-{recipe} is missing from dvc exp show")
 
 
+def reference_floor(env: dict[str, str]) -> float:
+    """Seconds of the FLOP floor (bench/floor.py) of the reference's training, timed now: its layers' widths,
+    batch size and epochs as composed, on the prepared splits' sizes."""
+    params = composed(["recipe=reference"])
+    train, val = read_split("train"), read_split("val")
+    widths = [math.prod(train.images.shape[1:]), *params["train.model.hidden_units"], len(train.classes)]
+    cmd = [sys.executable, "-m", "bench.floor", "--layers", ",".join(map(str, widths))]
+    cmd += ["--batch", str(params["train.batch_size"]), "--epochs", str(params["train.epochs"])]
+    cmd += ["--train", str(len(train.labels)), "--validation", str(len(val.labels))]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        sys.exit(f"experiments: bench.floor failed:\n{(result.stdout + result.stderr)[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])["floor_s"]
+
+
 def check_prepared() -> None:
     """Every row runs from train down, on the prepared splits of the workspace."""
     missing = [str(path) for path in map(paths.prepared_split, SPLITS) if not path.is_file()]
@@ -192,6 +219,9 @@ def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, st
     for recipe in recipes:
         print(f"running: {' '.join(command(recipe))}", file=sys.stderr, flush=True)
         results[recipe] = {**run_recipe(recipe, env), **metrics_of(recipe, env), "changes": changes(recipe)}
+        if recipe == "reference":
+            print("running: python -m bench.floor, at the reference's shapes", file=sys.stderr, flush=True)
+            results[recipe]["floor_s"] = reference_floor(env)
         if anchors:
             seed_script()
     if anchors:
@@ -232,6 +262,58 @@ def robustness_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def goals(results: dict) -> list[str]:
+    """Each goal that this run's rows can answer, met or not, and by how much: the accuracy goals with the anchors,
+    the reference's fit against its floor when the reference ran."""
+    rows = {name: r for name, r in results.items() if name not in ANCHORS}
+    lines = accuracy_goals(rows, results[SEED_SCRIPT]["wall_s"]) if SEED_SCRIPT in results and rows else []
+    if "floor_s" in rows.get("reference", {}):
+        lines.append(floor_goal(rows["reference"]["fit_s"], rows["reference"]["floor_s"]))
+    return lines
+
+
+def accuracy_goals(rows: dict, seed_wall: float) -> list[str]:
+    """For each accuracy goal, the fastest row to reach that test accuracy, against the time allowed; then the
+    most accurate row within BEST_WITHIN times the seed script."""
+    lines = []
+    for accuracy, times in ACCURACY_GOALS:
+        allowed = times * seed_wall
+        goal = f"test accuracy {accuracy} within {times:g}x the seed script's wall time ({allowed:.1f} s)"
+        reached = [name for name, r in rows.items() if r["test"]["accuracy"] >= accuracy]
+        if not reached:
+            best = max(rows, key=lambda name: rows[name]["test"]["accuracy"])
+            lines.append(f"{goal}: not met; no row reached it, the best is {_row(best, rows[best], seed_wall)}")
+            continue
+        fastest = min(reached, key=lambda name: rows[name]["wall_s"])
+        r = rows[fastest]
+        if r["wall_s"] <= allowed:
+            lines.append(f"{goal}: met by {_row(fastest, r, seed_wall)}")
+        else:
+            over, without = r["wall_s"] - allowed, r["without_packaging_s"]
+            lines.append(
+                f"{goal}: not met; the fastest to reach it is {_row(fastest, r, seed_wall)}, {over:.1f} s over "
+                f"({without:.1f} s, {without / seed_wall:.2f}x, without export and card)"
+            )
+    within = [name for name, r in rows.items() if r["wall_s"] <= BEST_WITHIN * seed_wall]
+    if within:
+        best = max(within, key=lambda name: rows[name]["test"]["accuracy"])
+        lines.append(f"the most accurate within {BEST_WITHIN:g}x: {_row(best, rows[best], seed_wall)}")
+    return lines
+
+
+def floor_goal(fit: float, floor: float) -> str:
+    allowed = FIT_OVER_FLOOR_GOAL * floor
+    verdict = "met" if fit <= allowed else f"not met, {fit - allowed:.1f} s over"
+    return (
+        f"the reference's fit at most {FIT_OVER_FLOOR_GOAL:g}x the FLOP floor of its multiplies: {verdict}; "
+        f"{fit:.1f} s against {floor:.1f} s timed after it, {fit / floor:.2f}x"
+    )
+
+
+def _row(name: str, r: dict, seed_wall: float) -> str:
+    return f"{name}, {r['test']['accuracy']:.4f} in {r['wall_s']:.1f} s ({r['wall_s'] / seed_wall:.2f}x)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=TABLE, metavar="RECIPE", help="run only these recipes")
@@ -258,6 +340,8 @@ def main() -> None:
         print()
         print(robustness_table(results))
     print()
+    for line in goals(results):
+        print(f"goal: {line}")
     if seed_walls:
         print(f"seed script wall times (s): {', '.join(f'{w:.1f}' for w in seed_walls)}; the ratios use their median")
     at_start, at_end = (" ".join(f"{value:.2f}" for value in loads) for loads in (load, os.getloadavg()))

@@ -1,10 +1,14 @@
 """The experiments table: the anchors' rows and the ratios to them, and the robustness table."""
 
+import json
+import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from bench.experiments import KERAS_EXAMPLE, SEED_SCRIPT, main, robustness_table, table
+from bench.experiments import KERAS_EXAMPLE, SEED_SCRIPT, goals, main, reference_floor, robustness_table, table
+from mnist_dvc.core.prepared import Split
 
 RESULTS = {
     SEED_SCRIPT: {"wall_s": 40.0, "fit_s": 30.0, "test": {"accuracy": 0.9731}},
@@ -84,3 +88,63 @@ def test_a_json_file_in_a_missing_folder_is_a_one_line_error_before_anything_run
         str(exited.value)
         == f"experiments: error: --json {tmp_path / 'no' / 'r.json'}: no folder {tmp_path / 'no'} to write it in"
     )
+
+
+def recipe_row(accuracy: float, wall_s: float, without_packaging_s: float = 0.0) -> dict:
+    return {"wall_s": wall_s, "without_packaging_s": without_packaging_s, "test": {"accuracy": accuracy}}
+
+
+def test_each_accuracy_goal_is_met_by_the_fastest_row_that_reaches_it_within_its_time():
+    rows = {
+        SEED_SCRIPT: RESULTS[SEED_SCRIPT],
+        "slow": recipe_row(0.9930, 39.0),
+        "fast": recipe_row(0.9921, 38.0),
+        "best": recipe_row(0.9952, 119.0),
+        "too-slow": recipe_row(0.9970, 401.0),
+    }
+    assert goals(rows) == [
+        "test accuracy 0.992 within 1x the seed script's wall time (40.0 s): met by fast, 0.9921 in 38.0 s (0.95x)",
+        "test accuracy 0.995 within 3x the seed script's wall time (120.0 s): met by best, 0.9952 in 119.0 s (2.98x)",
+        "the most accurate within 10x: best, 0.9952 in 119.0 s (2.98x)",
+    ]
+
+
+def test_a_goal_not_met_gives_the_distance_of_the_fastest_row_that_reached_it_or_the_best_row():
+    rows = {SEED_SCRIPT: RESULTS[SEED_SCRIPT], "cnn-fast": recipe_row(0.9937, 56.0, without_packaging_s=46.0)}
+    assert goals(rows)[:2] == [
+        "test accuracy 0.992 within 1x the seed script's wall time (40.0 s): not met; the fastest to reach it is "
+        "cnn-fast, 0.9937 in 56.0 s (1.40x), 16.0 s over (46.0 s, 1.15x, without export and card)",
+        "test accuracy 0.995 within 3x the seed script's wall time (120.0 s): not met; no row reached it, the best is "
+        "cnn-fast, 0.9937 in 56.0 s (1.40x)",
+    ]
+
+
+def test_the_reference_s_fit_is_held_against_its_floor_with_or_without_the_anchors():
+    reference = {**recipe_row(0.9720, 60.0), "fit_s": 27.0, "floor_s": 15.0}
+    assert goals({"reference": reference}) == [
+        "the reference's fit at most 1.3x the FLOP floor of its multiplies: not met, 7.5 s over; "
+        "27.0 s against 15.0 s timed after it, 1.80x"
+    ]
+    assert goals({"reference": {**reference, "fit_s": 19.5}})[0].startswith(
+        "the reference's fit at most 1.3x the FLOP floor of its multiplies: met; 19.5 s against 15.0 s"
+    )
+    assert goals({"reference": recipe_row(0.9720, 60.0)}) == []
+
+
+def test_the_floor_is_timed_at_the_reference_s_shapes_on_the_prepared_splits_sizes(monkeypatch):
+    def split(count: int) -> Split:
+        return Split(np.zeros((count, 28, 28), np.uint8), np.zeros(count, np.uint8), tuple("0123456789"))
+
+    monkeypatch.setattr("bench.experiments.read_split", lambda name: split({"train": 480, "val": 120}[name]))
+    commands = []
+
+    def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout="some log\n" + json.dumps({"floor_s": 12.5}), stderr="")
+
+    monkeypatch.setattr("bench.experiments.subprocess.run", run)
+    assert reference_floor({}) == 12.5
+    assert commands == [
+        [sys.executable, "-m", "bench.floor", "--layers", "784,256,128,10", "--batch", "2000", "--epochs", "50"]
+        + ["--train", "480", "--validation", "120"]
+    ]
