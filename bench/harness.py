@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from mnist_dvc.core import runtime
 from mnist_dvc.core.params import compose
 from mnist_dvc.core.stage import TIMINGS_ENV
 
@@ -99,7 +100,10 @@ def venv_bin() -> Path:
 
 
 def base_env(bin_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    """The environment the benchmark was started in, with bin_dir first on PATH. Not this process's own: importing
+    mnist_dvc set its TensorFlow settings (the same bytes on every machine), which the scripts it times must not
+    inherit; they run with TensorFlow's defaults, as their users run them, and each stage sets its own."""
+    env = runtime.environment_as_started()
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(bin_dir.parent)
     env["DVC_NO_ANALYTICS"] = "1"  # no background upload competing for the cores between runs

@@ -18,6 +18,9 @@ FAST_ENV = "MNIST_FAST"
 ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI", "AVX512_CORE_BF16")
 REPRODUCIBLE_ISA = "AVX2"
 REPRODUCIBLE_INTRA_OP_THREADS = "1"
+# What configure() may set, and the value each had in this process's environment before it did (None: unset).
+CONFIGURED = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "TF_NUM_INTRAOP_THREADS")
+_as_started: dict[str, str | None] = {}
 
 
 def fast() -> bool:
@@ -28,6 +31,8 @@ def fast() -> bool:
 def configure() -> None:
     """Set TensorFlow's environment, before it loads. A value the user set wins, but for the two that make results
     the same everywhere: an instruction-set cap above AVX2 (which stands for a machine that has more) is AVX2."""
+    for key in CONFIGURED:
+        _as_started.setdefault(key, os.environ.get(key))
     # TensorFlow's C++ logs (absl) keep INFO and WARNING lines out at 2; errors show. 0 shows everything.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The same oneDNN kernels on every x86 CPU (TensorFlow's own default turns them on only on CPUs with
@@ -39,6 +44,18 @@ def configure() -> None:
     if cap not in ISAS or ISAS.index(cap) > ISAS.index(REPRODUCIBLE_ISA):
         os.environ["ONEDNN_MAX_CPU_ISA"] = REPRODUCIBLE_ISA
     os.environ["TF_NUM_INTRAOP_THREADS"] = REPRODUCIBLE_INTRA_OP_THREADS
+
+
+def environment_as_started() -> dict[str, str]:
+    """This process's environment without what configure() set in it, for a program it starts that must not inherit
+    this process's settings: a script that a benchmark times as its user would run it, with TensorFlow's defaults."""
+    env = dict(os.environ)
+    for key, value in _as_started.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
 
 
 def machine() -> str:
