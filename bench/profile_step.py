@@ -4,9 +4,11 @@ The params are a recipe (conf/recipe/) with any -S overrides, composed from conf
 composition as `dvc exp run -S recipe=NAME -S ...` composes them, and checked by the train stage's schema; the
 prepared data must exist (`dvc repro prepare`). The model is built and trained by the library's fit, as the
 train stage trains it, for three epochs: the first warms up (tracing and first calls), the second is timed,
-the third runs under TensorFlow's profiler until its last step (its validation is left out). The profile is
-read back (an XPlane file) and printed as time per step: the wall time, then the time of the ops on the
-threads that run the step, by part of the network (each layer kind, forward and gradient together, the
+the third runs under TensorFlow's profiler until its last step (its validation is left out). Printed first, the
+wall time of a fit's parts: a step and a validation pass in the second epoch, and what the first epoch's steps and
+validation take beyond the second's (tracing, first calls), so that a fit's time reads as the first epoch's extra plus
+epochs x (steps x step + validation). The profile is read back (an XPlane file) and printed as time per step: the time
+of the ops on the threads that run the step, by part of the network (each layer kind, forward and gradient together, the
 optimizer, the loss) and by kind of op. Two threads run ops side by side, so op times add up to more than
 the wall time. Printed apart: the time each step's call for its next batch takes
 (IteratorGetNextAsOptional, which the step waits on unless the batch is ready), and the time of the input
@@ -40,6 +42,19 @@ INPUT_THREADS = "tf_data"
 GET_NEXT = "IteratorGetNextAsOptionalOp::DoCompute"
 
 
+@dataclass(frozen=True)
+class Timings:
+    """Wall seconds of the first two epochs (unprofiled): their steps, and their validation passes."""
+
+    steps: int
+    train_s: tuple[float, float]
+    validation_s: tuple[float, float]
+
+    @property
+    def step_s(self) -> float:
+        return self.train_s[1] / self.steps
+
+
 @dataclass
 class Profile:
     """Picoseconds of a profiled epoch: the step's ops by (part of the step, op type), and the input's."""
@@ -71,9 +86,8 @@ def composed_params(recipe: str, overrides: list[str]) -> Params:
             raise ParamsError(str(error).replace(str(path), f"recipe {recipe} with the overrides")) from None
 
 
-def profile_epoch(params: Params, log_dir: Path) -> tuple[int, float]:
-    """Train as the train stage does for three epochs, profiling the third into log_dir;
-    return the steps per epoch and the wall seconds per step of the second."""
+def profile_epoch(params: Params, log_dir: Path) -> Timings:
+    """Train as the train stage does for three epochs, timing the first two and profiling the third into log_dir."""
     import keras
     import tensorflow as tf
 
@@ -85,8 +99,8 @@ def profile_epoch(params: Params, log_dir: Path) -> tuple[int, float]:
     seed_everything(params.seed)
     model = build_model(params.train.model, train.images.shape[1:], len(train.classes))
     compile_for_training(model, params.train, len(train.labels))
-    steps = steps_per_epoch(len(train.labels), params.train.batch_size)
-    timed: list[float] = []
+    train_s: list[float] = []
+    validation_s: list[float] = []
 
     class Timer(keras.callbacks.Callback):
         """An epoch's training runs as one call (steps_per_execution): its batch ends before validation starts."""
@@ -99,13 +113,21 @@ def profile_epoch(params: Params, log_dir: Path) -> tuple[int, float]:
             self.started = time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            if self.epoch == 1:
-                timed.append((time.perf_counter() - self.started) / steps)
-            if self.epoch == 2:
+            if self.epoch < 2:
+                train_s.append(time.perf_counter() - self.started)
+            else:
                 tf.profiler.experimental.stop()
 
+        def on_test_begin(self, logs: dict | None = None) -> None:
+            self.validation_started = time.perf_counter()
+
+        def on_test_end(self, logs: dict | None = None) -> None:
+            if self.epoch < 2:
+                validation_s.append(time.perf_counter() - self.validation_started)
+
     fit(model, params.train, params.seed, train, val, [Timer()])
-    return steps, timed[0]
+    steps = steps_per_epoch(len(train.labels), params.train.batch_size)
+    return Timings(steps, (train_s[0], train_s[1]), (validation_s[0], validation_s[1]))
 
 
 def part_of(op_name: str, model_name: str) -> str:
@@ -147,7 +169,9 @@ def read_profile(log_dir: Path, model_name: str) -> Profile:
     return profile
 
 
-def report(name: str, overrides: list[str], steps: int, step_s: float, profile: Profile, top: int) -> str:
+def report(name: str, overrides: list[str], timings: Timings, profile: Profile, top: int) -> str:
+    steps = timings.steps
+
     def ms_per_step(key: int) -> dict[str, float]:
         totals: Counter = Counter()
         for part_and_type, ps in profile.step_ops.items():
@@ -156,9 +180,12 @@ def report(name: str, overrides: list[str], steps: int, step_s: float, profile: 
 
     by_part, by_type = ms_per_step(0), ms_per_step(1)
     total = sum(by_part.values())
+    extra_train, extra_validation = (first - second for first, second in (timings.train_s, timings.validation_s))
     lines = [
         f"{name}: {' '.join(overrides) or '(defaults)'}",
-        f"wall time per step (epoch 2, not profiled): {step_s * 1e3:.1f} ms, {steps} steps an epoch",
+        f"wall time per step (epoch 2, not profiled): {timings.step_s * 1e3:.1f} ms, {steps} steps an epoch",
+        f"wall time of the validation pass after it: {timings.validation_s[1] * 1e3:.1f} ms",
+        f"the first epoch beyond the second: {extra_train:.2f} s in its steps, {extra_validation:.2f} s in validation",
         f"op time per step on the step's threads (epoch 3, profiled): {total:.1f} ms",
         f"the call for the next batch, per step: {profile.get_next_ps / 1e9 / steps:.2f} ms",
         f"the input pipeline's own ops per step: {profile.input_ops_ps / 1e9 / steps:.2f} ms",
@@ -185,11 +212,11 @@ def main() -> None:
     try:
         params = composed_params(args.recipe, args.overrides)
         with tempfile.TemporaryDirectory(prefix="profile-step-") as temp:
-            steps, step_s = profile_epoch(params, Path(temp))
+            timings = profile_epoch(params, Path(temp))
             profile = read_profile(Path(temp), params.train.model.family)
     except PipelineError as error:
         raise SystemExit(f"profile_step: {error}") from None
-    print(report(args.recipe, args.overrides, steps, step_s, profile, args.top))
+    print(report(args.recipe, args.overrides, timings, profile, args.top))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
+from collections import Counter
+
 import pytest
 
-from bench.profile_step import composed_params, part_of
+from bench.profile_step import Profile, Timings, composed_params, part_of, report
 from mnist_dvc.core.errors import ParamsError
 
 PREFIX = "while/body/_1/while/cond/then/_191/while/cond/StatefulPartitionedCall/"
@@ -41,3 +43,20 @@ def test_params_are_composed_from_a_recipe_as_dvc_exp_run_composes_them():
 def test_bad_overrides_name_the_key(overrides, message):
     with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]")):
         composed_params("cnn", overrides)
+
+
+def test_the_report_gives_a_fit_s_parts_then_the_op_times_per_step():
+    timings = Timings(steps=4, train_s=(1.5, 0.05), validation_s=(0.4, 0.01))
+    profile = Profile(Counter({("dense", "MatMul"): 36_000_000_000, ("adam", "Sqrt"): 4_000_000_000}), 2e9, 1e9)
+    lines = report("reference", [], timings, profile, top=1).splitlines()
+    assert lines[:8] == [
+        "reference: (defaults)",
+        "wall time per step (epoch 2, not profiled): 12.5 ms, 4 steps an epoch",
+        "wall time of the validation pass after it: 10.0 ms",
+        "the first epoch beyond the second: 1.45 s in its steps, 0.39 s in validation",
+        "op time per step on the step's threads (epoch 3, profiled): 10.0 ms",
+        "the call for the next batch, per step: 0.50 ms",
+        "the input pipeline's own ops per step: 0.25 ms",
+        "",
+    ]
+    assert "| dense | 9.00 | 90.0% |" in lines and "| 1 others | 1.00 | 10.0% |" in lines
