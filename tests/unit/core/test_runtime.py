@@ -6,8 +6,6 @@ import pytest
 
 from mnist_dvc.core import runtime
 
-SETTINGS = ("ONEDNN_MAX_CPU_ISA", "TF_NUM_INTRAOP_THREADS", "TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")
-
 
 @pytest.mark.parametrize(("cpus", "words"), [({0}, ", 1 core, "), ({0, 1}, ", 2 cores, ")])
 def test_the_machine_line_counts_the_cores_the_run_may_use(monkeypatch, cpus, words):
@@ -20,7 +18,7 @@ def test_a_program_started_with_the_environment_as_started_inherits_none_of_this
     """A benchmark imports the project, which sets up its own process for the same bytes; the scripts it times
     must run as their users run them."""
     monkeypatch.setattr(runtime, "_as_started", {})
-    for name in (*SETTINGS, runtime.FAST_ENV):
+    for name in (*runtime.CONFIGURED, runtime.FAST_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
     runtime.configure()
