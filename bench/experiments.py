@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.harness import BenchError, base_env, check_data_dir, median, read_timing, venv_bin
+from bench.harness import BenchError, base_env, check_data_dir, median, read_timing, time_floor, venv_bin
 from mnist_dvc.core import paths
 from mnist_dvc.core.params import compose
 from mnist_dvc.core.prepared import read_split
@@ -184,13 +184,11 @@ def reference_floor(env: dict[str, str]) -> float:
     params = composed(["recipe=reference"])
     train, val = read_split("train"), read_split("val")
     widths = [math.prod(train.images.shape[1:]), *params["train.model.hidden_units"], len(train.classes)]
-    cmd = [sys.executable, "-m", "bench.floor", "--layers", ",".join(map(str, widths))]
-    cmd += ["--batch", str(params["train.batch_size"]), "--epochs", str(params["train.epochs"])]
-    cmd += ["--train", str(len(train.labels)), "--validation", str(len(val.labels))]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        sys.exit(f"experiments: bench.floor failed:\n{(result.stdout + result.stderr)[-4000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])["floor_s"]
+    layers = ["--layers", ",".join(map(str, widths))]
+    sizes = (len(train.labels), len(val.labels))
+    with tempfile.TemporaryDirectory(prefix="mnist-floor-") as temp:
+        floor = time_floor(layers, params["train.batch_size"], params["train.epochs"], sizes, Path(temp), env)
+    return floor["floor_s"]
 
 
 def check_prepared() -> None:
@@ -334,7 +332,10 @@ def main() -> None:
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
     load = os.getloadavg()
-    results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data, env)
+    try:
+        results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data, env)
+    except BenchError as error:
+        sys.exit(f"experiments: error: {error}")
     print(table(results, args.anchors))
     if any("robustness" in r for r in results.values()):
         print()

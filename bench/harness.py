@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +149,24 @@ def checked(process: Process, what: str, log: Path) -> Process:
         tail = "\n".join(process.output.splitlines()[-15:])
         raise BenchError(f"{what} failed with exit status {process.returncode} (log: {log}):\n{tail}")
     return process
+
+
+def time_floor(
+    shapes: list[str],
+    batch: int,
+    epochs: int,
+    sizes: tuple[int, int],
+    workdir: Path,
+    env: dict[str, str],
+    extra: Sequence[str] = (),
+) -> dict:
+    """bench/floor.py's result for these shapes (--model PATH or --layers WIDTHS), batch size, epochs and split sizes
+    (training, validation), run as its own process in workdir, with TensorFlow's defaults when env is base_env's."""
+    cmd = [sys.executable, str(BENCH_DIR / "floor.py"), *shapes, "--batch", str(batch), "--epochs", str(epochs)]
+    cmd += ["--train", str(sizes[0]), "--validation", str(sizes[1]), *extra]
+    log = workdir / "floor.log"
+    process = checked(run_process(cmd, workdir, env, log), "bench/floor.py", log)
+    return json.loads(process.output.strip().splitlines()[-1])
 
 
 def git(args: list[str], cwd: Path) -> str:

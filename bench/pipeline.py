@@ -58,6 +58,7 @@ from bench.harness import (
     run_process,
     stage_commands,
     stage_env,
+    time_floor,
     venv_bin,
     versions,
     warn_if_busy,
@@ -244,25 +245,17 @@ def measure_floor(settings: Settings, project: Path) -> dict:
     """The FLOP floor at the shapes of the model that the pipeline trained in project, with the batch size and
     split that trained it: read from the run itself, so that it follows whatever params trained the model."""
     params = yaml.safe_load((project / "params.yaml").read_text())
-    sizes = split_sizes(params)
-    cmd = [
-        sys.executable,
-        str(BENCH_DIR / "floor.py"),
-        "--model",
-        str(project / "models" / "model.keras"),
-        "--batch",
-        str(params["train"]["batch_size"]),
-        "--train",
-        str(sizes[0]),
-        "--validation",
-        str(sizes[1]),
-        "--epochs",
-        str(params["train"]["epochs"]),
-        *settings.floor_args,
-    ]
-    log = settings.workdir / "floor.log"
-    process = checked(run_process(cmd, settings.workdir, settings.env, log), "bench/floor.py", log)
-    return json.loads(process.output.strip().splitlines()[-1])
+    model = ["--model", str(project / "models" / "model.keras")]
+    train = params["train"]
+    return time_floor(
+        model,
+        train["batch_size"],
+        train["epochs"],
+        split_sizes(params),
+        settings.workdir,
+        settings.env,
+        settings.floor_args,
+    )
 
 
 def import_times(settings: Settings, repeats: int) -> list[float]:

@@ -1,7 +1,5 @@
 """The experiments table: the anchors' rows and the ratios to them, and the robustness table."""
 
-import json
-import subprocess
 import sys
 
 import numpy as np
@@ -136,15 +134,12 @@ def test_the_floor_is_timed_at_the_reference_s_shapes_on_the_prepared_splits_siz
         return Split(np.zeros((count, 28, 28), np.uint8), np.zeros(count, np.uint8), tuple("0123456789"))
 
     monkeypatch.setattr("bench.experiments.read_split", lambda name: split({"train": 480, "val": 120}[name]))
-    commands = []
+    calls = []
 
-    def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
-        commands.append(command)
-        return subprocess.CompletedProcess(command, 0, stdout="some log\n" + json.dumps({"floor_s": 12.5}), stderr="")
+    def time_floor(shapes: list[str], batch: int, epochs: int, sizes: tuple[int, int], *args) -> dict:
+        calls.append((shapes, batch, epochs, sizes))
+        return {"floor_s": 12.5}
 
-    monkeypatch.setattr("bench.experiments.subprocess.run", run)
+    monkeypatch.setattr("bench.experiments.time_floor", time_floor)
     assert reference_floor({}) == 12.5
-    assert commands == [
-        [sys.executable, "-m", "bench.floor", "--layers", "784,256,128,10", "--batch", "2000", "--epochs", "50"]
-        + ["--train", "480", "--validation", "120"]
-    ]
+    assert calls == [(["--layers", "784,256,128,10"], 2000, 50, (480, 120))]
