@@ -14,6 +14,7 @@ from mnist_dvc.core.prepared import Split  # noqa: E402
 from mnist_dvc.model.network import build_model  # noqa: E402
 from mnist_dvc.model.training import (  # noqa: E402
     as_saved,
+    build_state,
     compile_for_scoring,
     compile_for_training,
     fit,
@@ -134,6 +135,53 @@ def test_a_diverging_run_fails_at_the_first_epoch_whose_loss_is_not_finite(optim
 
 def test_a_run_with_finite_losses_is_not_stopped():
     assert fit_tiny("train.learning_rate=0.01") == (3, [0, 1, 2])
+
+
+SMOOTHED_ADAMW_CNN = (
+    "model=cnn",
+    "train.model.filters=[4]",
+    "train.model.batch_norm=true",
+    "train.model.hidden_units=[8]",
+    "train.optimizer=adamw",
+    "train.weight_decay=0.01",
+    "train.label_smoothing=0.1",
+)
+
+
+@pytest.mark.parametrize("overrides", [(), SMOOTHED_ADAMW_CNN], ids=["mlp", "cnn"])
+def test_fit_traces_its_step_once_and_trains_as_when_keras_builds_the_state_itself(monkeypatch, overrides):
+    """The optimizer's slots and the metrics exist before the first step is traced, so TensorFlow traces it once;
+    left to Keras, they are made inside that trace, which is then traced again. The weights come out the same."""
+    params = train_params("train.batch_size=32", "train.epochs=2", *overrides)
+
+    def trained(build_state_first):
+        seed_everything(42)
+        model = build_model(params.model, (28, 28), 10)
+        compile_for_training(model, params, examples=100)
+        traces = []
+        step = model.train_step
+        monkeypatch.setattr(model, "train_step", lambda data: traces.append(1) or step(data))
+        if not build_state_first:
+            monkeypatch.setattr("mnist_dvc.model.training.build_state", lambda model, batches: None)
+        fit(model, params, 42, tiny_split(100, 0), tiny_split(20, 1), [])
+        monkeypatch.undo()
+        return len(traces), model.get_weights()
+
+    traces, weights = trained(build_state_first=True)
+    keras_traces, keras_weights = trained(build_state_first=False)
+    assert (traces, keras_traces) == (1, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(weights, keras_weights, strict=True))
+
+
+def test_building_the_training_state_leaves_the_metrics_empty():
+    params = train_params("train.model.hidden_units=[8]")
+    model = build_model(params.model, (28, 28), 10)
+    compile_for_training(model, params, examples=100)
+    from mnist_dvc.model.batches import training_batches
+
+    build_state(model, training_batches(tiny_split(40, 0), 8, seed=0))
+    assert model.optimizer.built
+    assert all(float(variable.numpy().sum()) == 0.0 for variable in model.metrics_variables)
 
 
 def test_a_stop_signal_whose_exception_was_swallowed_stops_training_before_its_next_steps(monkeypatch):
