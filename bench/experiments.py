@@ -9,10 +9,11 @@ included.
 
 With --anchors, the two scripts that the recipes are held against are timed in the same benchmark run: the seed's MLP
 (bench/reference.py) and Keras' "Simple MNIST convnet" example (bench/keras_example.py). The seed script runs first
-and again after every other row, so that its runs alternate with theirs; each row's wall time is then also given as a
-ratio to the median of the seed script's runs and to the Keras example's. A recipe's time is also given without its
-export and card stages (their own durations, as the stages record them), which a learner's `dvc repro visualize`
-leaves out. A second table gives each recipe's accuracy on the changed test images of metrics/robustness.json.
+and again after every other row, so that its runs alternate with theirs; its row gives the median of its runs' figures,
+and each row's wall time is also given as a ratio to that median and to the Keras example's. A recipe's time is also
+given without its export and card stages (their own durations, as the stages record them), which a learner's
+`dvc repro visualize` leaves out. A second table gives each recipe's accuracy on the changed test images of
+metrics/robustness.json.
 
 When the reference row runs, the FLOP floor of its multiplies (bench/floor.py) is timed right after it. The run ends
 with the goals of docs/recipes.md, each met or not and by how much, from this run's own figures: a test accuracy
@@ -201,13 +202,11 @@ def check_prepared() -> None:
 def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, str]) -> tuple[dict, list[float]]:
     """Every row's results, and the seed script's wall times: with anchors, it runs first and after every row.
     env runs the project environment's dvc, whatever PATH the script was started with."""
-    results, seed_walls = {}, []
+    results, seed_runs = {}, []
 
     def seed_script() -> None:
         print(f"running: {SEED_SCRIPT} ({ANCHORS[SEED_SCRIPT]})", file=sys.stderr, flush=True)
-        run = run_anchor(SEED_SCRIPT, data_dir, env)
-        seed_walls.append(run["wall_s"])
-        results.setdefault(SEED_SCRIPT, run)
+        seed_runs.append(run_anchor(SEED_SCRIPT, data_dir, env))
 
     if anchors:
         seed_script()
@@ -223,8 +222,18 @@ def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, st
         if anchors:
             seed_script()
     if anchors:
-        results[SEED_SCRIPT]["wall_s"] = median(seed_walls)
-    return results, seed_walls
+        results = {SEED_SCRIPT: seed_row(seed_runs), **results}
+    return results, [run["wall_s"] for run in seed_runs]
+
+
+def seed_row(runs: list[dict]) -> dict:
+    """The seed script's row: the median over its runs of each figure, its wall time, its fit time and its test
+    accuracy, each on its own."""
+    return {
+        "wall_s": median([run["wall_s"] for run in runs]),
+        "fit_s": median([run["fit_s"] for run in runs]),
+        "test": {"accuracy": median([run["test"]["accuracy"] for run in runs])},
+    }
 
 
 def table(results: dict, anchors: bool) -> str:

@@ -5,7 +5,16 @@ import sys
 import numpy as np
 import pytest
 
-from bench.experiments import KERAS_EXAMPLE, SEED_SCRIPT, goals, main, reference_floor, robustness_table, table
+from bench.experiments import (
+    KERAS_EXAMPLE,
+    SEED_SCRIPT,
+    goals,
+    main,
+    reference_floor,
+    robustness_table,
+    seed_row,
+    table,
+)
 from mnist_dvc.core.prepared import Split
 
 RESULTS = {
@@ -143,3 +152,40 @@ def test_the_floor_is_timed_at_the_reference_s_shapes_on_the_prepared_splits_siz
     monkeypatch.setattr("bench.experiments.time_floor", time_floor)
     assert reference_floor({}) == 12.5
     assert calls == [(["--layers", "784,256,128,10"], 2000, 50, (480, 120))]
+
+
+def test_the_seed_script_s_row_is_the_median_of_each_of_its_figures_over_its_runs():
+    runs = [
+        {"wall_s": 45.6, "fit_s": 37.5, "test": {"accuracy": 0.9731}},
+        {"wall_s": 38.5, "fit_s": 31.0, "test": {"accuracy": 0.9731}},
+        {"wall_s": 39.6, "fit_s": 30.0, "test": {"accuracy": 0.9728}},
+    ]
+    assert seed_row(runs) == {"wall_s": 39.6, "fit_s": 31.0, "test": {"accuracy": 0.9731}}
+
+
+def test_with_anchors_the_seed_script_runs_between_the_rows_and_its_median_row_comes_first(monkeypatch):
+    import bench.experiments as experiments
+
+    walls = iter([45.6, 38.5, 39.6])
+    ran = []
+
+    def anchor(name, data_dir, env):
+        ran.append(name)
+        if name == KERAS_EXAMPLE:
+            return {"wall_s": 150.0, "fit_s": 140.0, "test": {"accuracy": 0.9918}}
+        wall = next(walls)
+        return {"wall_s": wall, "fit_s": wall - 8, "test": {"accuracy": 0.9731}}
+
+    def recipe(name, env):
+        ran.append(name)
+        return {"wall_s": 60.0, "fit_s": 30.0, "without_packaging_s": 50.0}
+
+    monkeypatch.setattr(experiments, "run_anchor", anchor)
+    monkeypatch.setattr(experiments, "run_recipe", recipe)
+    monkeypatch.setattr(experiments, "metrics_of", lambda name, env: {})
+    monkeypatch.setattr(experiments, "changes", lambda name: [])
+    results, seed_walls = experiments.run_all(["cnn-fast"], anchors=True, data_dir=None, env={})
+    assert ran == [SEED_SCRIPT, KERAS_EXAMPLE, SEED_SCRIPT, "cnn-fast", SEED_SCRIPT]
+    assert seed_walls == [45.6, 38.5, 39.6]
+    assert list(results) == [SEED_SCRIPT, KERAS_EXAMPLE, "cnn-fast"]
+    assert results[SEED_SCRIPT]["wall_s"] == 39.6 and results[SEED_SCRIPT]["fit_s"] == pytest.approx(31.6)
