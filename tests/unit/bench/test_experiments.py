@@ -12,6 +12,7 @@ from bench.experiments import (
     main,
     reference_floor,
     robustness_table,
+    run_all,
     seed_row,
     table,
 )
@@ -164,8 +165,6 @@ def test_the_seed_script_s_row_is_the_median_of_each_of_its_figures_over_its_run
 
 
 def test_with_anchors_the_seed_script_runs_between_the_rows_and_its_median_row_comes_first(monkeypatch):
-    import bench.experiments as experiments
-
     walls = iter([45.6, 38.5, 39.6])
     ran = []
 
@@ -180,11 +179,11 @@ def test_with_anchors_the_seed_script_runs_between_the_rows_and_its_median_row_c
         ran.append(name)
         return {"wall_s": 60.0, "fit_s": 30.0, "without_packaging_s": 50.0}
 
-    monkeypatch.setattr(experiments, "run_anchor", anchor)
-    monkeypatch.setattr(experiments, "run_recipe", recipe)
-    monkeypatch.setattr(experiments, "metrics_of", lambda name, env: {})
-    monkeypatch.setattr(experiments, "changes", lambda name: [])
-    results, seed_walls = experiments.run_all(["cnn-fast"], anchors=True, data_dir=None, env={})
+    monkeypatch.setattr("bench.experiments.run_anchor", anchor)
+    monkeypatch.setattr("bench.experiments.run_recipe", recipe)
+    monkeypatch.setattr("bench.experiments.metrics_of", lambda name, env: {})
+    monkeypatch.setattr("bench.experiments.changes", lambda name: [])
+    results, seed_walls = run_all(["cnn-fast"], anchors=True, data_dir=None, env={})
     assert ran == [SEED_SCRIPT, KERAS_EXAMPLE, SEED_SCRIPT, "cnn-fast", SEED_SCRIPT]
     assert seed_walls == [45.6, 38.5, 39.6]
     assert list(results) == [SEED_SCRIPT, KERAS_EXAMPLE, "cnn-fast"]

@@ -11,6 +11,7 @@ keras = pytest.importorskip("keras")
 from mnist_dvc.core import signals  # noqa: E402
 from mnist_dvc.core.errors import TrainingError  # noqa: E402
 from mnist_dvc.core.prepared import Split  # noqa: E402
+from mnist_dvc.model.batches import training_batches  # noqa: E402
 from mnist_dvc.model.network import build_model  # noqa: E402
 from mnist_dvc.model.training import (  # noqa: E402
     as_saved,
@@ -177,8 +178,6 @@ def test_building_the_training_state_leaves_the_metrics_empty():
     params = train_params("train.model.hidden_units=[8]")
     model = build_model(params.model, (28, 28), 10)
     compile_for_training(model, params, examples=100)
-    from mnist_dvc.model.batches import training_batches
-
     build_state(model, training_batches(tiny_split(40, 0), 8, seed=0))
     assert model.optimizer.built
     assert all(float(variable.numpy().sum()) == 0.0 for variable in model.metrics_variables)
