@@ -34,12 +34,13 @@ def main() -> None:
     # Loss and accuracy come from the trained model's own evaluate(), exactly as in training; the
     # probabilities from the classifier that predict uses too.
     loss, accuracy = classifier.trained.evaluate(evaluation_batches(test, PREDICT_BATCH_SIZE), verbose=0)
-    probabilities = classifier.probabilities(test.images, PREDICT_BATCH_SIZE)
-    predicted = probabilities.argmax(axis=1)
     chosen = sample(len(test.labels))
+    changed = variants(test.images[chosen])
+    probabilities, *of_changed = classifier.probabilities_of([test.images, *changed.values()], PREDICT_BATCH_SIZE)
+    predicted = probabilities.argmax(axis=1)
     robustness = {
-        name: float((classifier.probabilities(images, PREDICT_BATCH_SIZE).argmax(axis=1) == test.labels[chosen]).mean())
-        for name, images in variants(test.images[chosen]).items()
+        name: float((answers.argmax(axis=1) == test.labels[chosen]).mean())
+        for name, answers in zip(changed, of_changed, strict=True)
     }
     precision, recall, f1, support = precision_recall_fscore_support(
         test.labels, predicted, labels=range(len(test.classes)), zero_division=0

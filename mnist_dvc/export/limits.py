@@ -55,11 +55,14 @@ def answer(probabilities: np.ndarray) -> Answer:
 
 def measure_limits(classifier: Classifier, images: np.ndarray, labels: np.ndarray, seed: int) -> Limits:
     """The classifier on the test images changed in each way of CHANGES, on a blank image and on noise (seeded)."""
-    accuracy = tuple(
-        (description, float((classifier.probabilities(change(images)).argmax(axis=1) == labels).mean()))
-        for description, change in CHANGES.items()
-    )
     shape = images.shape[1:]
-    blank = answer(classifier.probabilities(np.zeros((1, *shape), np.uint8)))
-    noise_images = np.random.default_rng(seed).integers(0, 256, size=(NOISE_IMAGES, *shape), dtype=np.uint8)
-    return Limits(accuracy=accuracy, blank=blank, noise=answer(classifier.probabilities(noise_images)))
+    blank = np.zeros((1, *shape), np.uint8)
+    noise = np.random.default_rng(seed).integers(0, 256, size=(NOISE_IMAGES, *shape), dtype=np.uint8)
+    *of_changed, of_blank, of_noise = classifier.probabilities_of(
+        [*(change(images) for change in CHANGES.values()), blank, noise]
+    )
+    accuracy = tuple(
+        (description, float((answers.argmax(axis=1) == labels).mean()))
+        for description, answers in zip(CHANGES, of_changed, strict=True)
+    )
+    return Limits(accuracy=accuracy, blank=answer(of_blank), noise=answer(of_noise))
