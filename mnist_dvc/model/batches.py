@@ -85,6 +85,34 @@ def evaluation_batches(split: Split, batch_size: int, one_hot_classes: int | Non
     return _as_written(_labelled(batches, one_hot_classes).prefetch(1))
 
 
+def validation_pairs(split: Split, batch_size: int, one_hot_classes: int | None = None) -> tf.data.Dataset:
+    """evaluation_batches() two at a time, for a validation step that scores both at once (training.py): each element
+    is (first batch, second batch, whether the second counts). An odd last batch comes with a copy of itself that
+    does not count, so that every element has the same structure."""
+    images, labels = hold(split.images), hold(split.labels)
+    count = len(split.labels)
+
+    def pair(start: tf.Tensor) -> tuple:
+        middle = tf.minimum(start + batch_size, count)
+        end = tf.minimum(start + 2 * batch_size, count)
+        counts = end > middle
+        second_start, second_end = tf.where(counts, middle, start), tf.where(counts, end, middle)
+        first = images.value()[start:middle], labels.value()[start:middle]
+        second = images.value()[second_start:second_end], labels.value()[second_start:second_end]
+        return first, second, counts
+
+    pairs = tf.data.Dataset.range(0, count, 2 * batch_size).map(pair)
+    if one_hot_classes is not None:
+        pairs = pairs.map(
+            lambda first, second, counts: (
+                (first[0], tf.one_hot(first[1], one_hot_classes)),
+                (second[0], tf.one_hot(second[1], one_hot_classes)),
+                counts,
+            )
+        )
+    return _as_written(pairs.prefetch(1))
+
+
 def _labelled(batches: tf.data.Dataset, one_hot_classes: int | None) -> tf.data.Dataset:
     """The batches as they are, or with their labels made one-hot over one_hot_classes classes."""
     if one_hot_classes is None:

@@ -6,7 +6,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from mnist_dvc.core.prepared import Split  # noqa: E402
-from mnist_dvc.model.batches import evaluation_batches, training_batches  # noqa: E402
+from mnist_dvc.model.batches import evaluation_batches, training_batches, validation_pairs  # noqa: E402
 from mnist_dvc.model.params import AugmentParams  # noqa: E402
 from tests.helpers.data import CLASSES, tiny_images, tiny_labels  # noqa: E402
 
@@ -65,6 +65,23 @@ def test_evaluation_batches_are_the_split_in_order_never_augmented(split):
     batches = take(evaluation_batches(split, 20), 10)
     assert np.array_equal(np.concatenate([images for images, _ in batches]), split.images)
     assert np.array_equal(np.concatenate([labels for _, labels in batches]), split.labels)
+
+
+@pytest.mark.parametrize("one_hot_classes", [None, 10])
+def test_validation_pairs_are_the_evaluation_batches_two_at_a_time_an_odd_last_one_with_a_copy_that_does_not_count(
+    split, one_hot_classes
+):
+    """50 images in batches of 20: the batches 0-20 and 20-40, then 40-50 with a copy of itself."""
+    pairs = [
+        tuple((images.numpy(), labels.numpy()) for images, labels in (first, second)) + (bool(counts),)
+        for first, second, counts in validation_pairs(split, 20, one_hot_classes)
+    ]
+    batches = take(evaluation_batches(split, 20, one_hot_classes), 3)
+    assert [counts for *_, counts in pairs] == [True, False]
+    expected = [(batches[0], batches[1]), (batches[2], batches[2])]
+    for (first, second, _), expected_pair in zip(pairs, expected, strict=True):
+        for (images, labels), (expected_images, expected_labels) in zip((first, second), expected_pair, strict=True):
+            assert np.array_equal(images, expected_images) and np.array_equal(labels, expected_labels)
 
 
 def test_one_hot_labels_for_label_smoothing(split):

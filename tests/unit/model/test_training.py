@@ -11,7 +11,8 @@ keras = pytest.importorskip("keras")
 from mnist_dvc.core import signals  # noqa: E402
 from mnist_dvc.core.errors import TrainingError  # noqa: E402
 from mnist_dvc.core.prepared import Split  # noqa: E402
-from mnist_dvc.model.batches import training_batches  # noqa: E402
+from mnist_dvc.model import training  # noqa: E402
+from mnist_dvc.model.batches import evaluation_batches, training_batches, validation_pairs  # noqa: E402
 from mnist_dvc.model.network import build_model  # noqa: E402
 from mnist_dvc.model.training import (  # noqa: E402
     as_saved,
@@ -21,7 +22,9 @@ from mnist_dvc.model.training import (  # noqa: E402
     fit,
     learning_rate,
     make_optimizer,
+    one_hot_classes,
     seed_everything,
+    validating_two_batches_at_once,
 )
 from tests.helpers.data import CLASSES, tiny_images, tiny_labels  # noqa: E402
 from tests.helpers.params import train_params  # noqa: E402
@@ -174,7 +177,33 @@ def test_fit_traces_its_step_once_and_trains_as_when_keras_builds_the_state_itse
     assert all(np.array_equal(a, b) for a, b in zip(weights, keras_weights, strict=True))
 
 
-def test_building_the_training_state_leaves_the_metrics_empty():
+@pytest.mark.parametrize("overrides", [("model=cnn", "train.model.filters=[4]"), SMOOTHED_ADAMW_CNN])
+def test_validating_two_batches_at_once_gives_the_bits_of_keras_own_validation(overrides):
+    """25 images in batches of 4: six pairs, the last batch alone; integer labels, and one-hot ones for smoothing."""
+    params = train_params("train.batch_size=4", *overrides)
+    seed_everything(42)
+    model = build_model(params.model, (28, 28), 10)
+    compile_for_training(model, params, examples=100)
+    classes = one_hot_classes(model, params)
+    val = tiny_split(25, 1)
+    keras_own = model.evaluate(evaluation_batches(val, 4, classes), verbose=0)
+    with validating_two_batches_at_once(model):
+        in_pairs = model.evaluate(validation_pairs(val, 4, classes), verbose=0)
+    assert in_pairs == keras_own
+    assert "test_step" not in vars(model)
+    assert model.evaluate(evaluation_batches(val, 4, classes), verbose=0) == keras_own
+
+
+def test_a_cnn_validates_two_batches_at_once_and_an_mlp_as_keras_does(monkeypatch):
+    """An MLP's first layer already answers in halves on both cores (SplitDense): it validates as Keras does."""
+    original, traced = training.paired_test_step, []
+    monkeypatch.setattr(
+        training, "paired_test_step", lambda model, pair: traced.append(model.name) or original(model, pair)
+    )
+    assert fit_tiny()[0] == 3
+    assert fit_tiny("model=cnn", "train.model.filters=[4]")[0] == 3
+    assert set(traced) == {"cnn"}
+
     params = train_params("train.model.hidden_units=[8]")
     model = build_model(params.model, (28, 28), 10)
     compile_for_training(model, params, examples=100)
