@@ -179,7 +179,7 @@ def test_fit_traces_its_step_once_and_trains_as_when_keras_builds_the_state_itse
 
 @pytest.mark.parametrize("overrides", [("model=cnn", "train.model.filters=[4]"), SMOOTHED_ADAMW_CNN])
 def test_validating_two_batches_at_once_gives_the_bits_of_keras_own_validation(overrides):
-    """25 images in batches of 4: six pairs, the last batch alone; integer labels, and one-hot ones for smoothing."""
+    """25 images in batches of 4: three pairs, then the last batch alone; integer labels, and one-hot for smoothing."""
     params = train_params("train.batch_size=4", *overrides)
     seed_everything(42)
     model = build_model(params.model, (28, 28), 10)
@@ -204,6 +204,8 @@ def test_a_cnn_validates_two_batches_at_once_and_an_mlp_as_keras_does(monkeypatc
     assert fit_tiny("model=cnn", "train.model.filters=[4]")[0] == 3
     assert set(traced) == {"cnn"}
 
+
+def test_building_the_training_state_leaves_the_metrics_empty():
     params = train_params("train.model.hidden_units=[8]")
     model = build_model(params.model, (28, 28), 10)
     compile_for_training(model, params, examples=100)
