@@ -5,7 +5,7 @@ files, so the two agree; how a file becomes a 28x28 image is in apps/images.py.
 """
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import keras
@@ -28,7 +28,7 @@ class Classifier:
     probability_model: keras.Model
     classes: tuple[str, ...]
     # A traced function per number of batches scored side by side, made on first use.
-    _calls: dict[int, tf.types.experimental.PolymorphicFunction] = field(default_factory=dict, repr=False)
+    _calls: dict[int, Callable[..., list[tf.Tensor]]] = field(default_factory=dict, repr=False, compare=False)
 
     def probabilities(self, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:
         """Class probabilities for uint8 images, one row per image, each summing to 1; one model call per batch."""
@@ -48,7 +48,7 @@ class Classifier:
         ends = np.cumsum([len(images) for images in image_sets], dtype=int)
         return [rows[end - len(images) : end] for images, end in zip(image_sets, ends, strict=True)]
 
-    def _side_by_side(self, count: int) -> tf.types.experimental.PolymorphicFunction:
+    def _side_by_side(self, count: int) -> Callable[..., list[tf.Tensor]]:
         """The probability model called on count batches at once, traced once for batches of any size."""
         if count not in self._calls:
             model = self.probability_model
