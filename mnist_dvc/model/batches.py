@@ -4,6 +4,8 @@ A new input pipeline (another source, another recipe) goes here; the network is 
 the augmentation itself in augment.py.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 import tensorflow as tf
 
@@ -75,42 +77,37 @@ def training_batches(
 
 def evaluation_batches(split: Split, batch_size: int, one_hot_classes: int | None = None) -> tf.data.Dataset:
     """The split's batches in order, never augmented; labels one-hot with one_hot_classes, as in training_batches."""
-    images, labels = hold(split.images), hold(split.labels)
-
-    def batch(start: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        end = start + batch_size
-        return images.value()[start:end], labels.value()[start:end]
-
-    batches = tf.data.Dataset.range(0, len(split.labels), batch_size).map(batch)
-    return _as_written(_labelled(batches, one_hot_classes).prefetch(1))
+    rows = _rows(split, one_hot_classes)
+    batches = tf.data.Dataset.range(0, len(split.labels), batch_size).map(lambda start: rows(start, start + batch_size))
+    return _as_written(batches.prefetch(1))
 
 
 def validation_pairs(split: Split, batch_size: int, one_hot_classes: int | None = None) -> tf.data.Dataset:
     """evaluation_batches() two at a time, for a validation step that scores both at once (training.py): each element
     is (first batch, second batch, whether the second counts). An odd last batch comes with a copy of itself that
     does not count, so that every element has the same structure."""
-    images, labels = hold(split.images), hold(split.labels)
+    rows = _rows(split, one_hot_classes)
     count = len(split.labels)
 
     def pair(start: tf.Tensor) -> tuple:
         middle = tf.minimum(start + batch_size, count)
         end = tf.minimum(start + 2 * batch_size, count)
         counts = end > middle
-        second_start, second_end = tf.where(counts, middle, start), tf.where(counts, end, middle)
-        first = images.value()[start:middle], labels.value()[start:middle]
-        second = images.value()[second_start:second_end], labels.value()[second_start:second_end]
-        return first, second, counts
+        return rows(start, middle), rows(tf.where(counts, middle, start), tf.where(counts, end, middle)), counts
 
-    pairs = tf.data.Dataset.range(0, count, 2 * batch_size).map(pair)
-    if one_hot_classes is not None:
-        pairs = pairs.map(
-            lambda first, second, counts: (
-                (first[0], tf.one_hot(first[1], one_hot_classes)),
-                (second[0], tf.one_hot(second[1], one_hot_classes)),
-                counts,
-            )
-        )
-    return _as_written(pairs.prefetch(1))
+    return _as_written(tf.data.Dataset.range(0, count, 2 * batch_size).map(pair).prefetch(1))
+
+
+def _rows(split: Split, one_hot_classes: int | None) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """A function from (start, end) to the split's images and labels in that range, the labels one-hot over
+    one_hot_classes classes if given."""
+    images, labels = hold(split.images), hold(split.labels)
+
+    def rows(start: tf.Tensor, end: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        chosen = labels.value()[start:end]
+        return images.value()[start:end], chosen if one_hot_classes is None else tf.one_hot(chosen, one_hot_classes)
+
+    return rows
 
 
 def _labelled(batches: tf.data.Dataset, one_hot_classes: int | None) -> tf.data.Dataset:
