@@ -40,6 +40,10 @@ class TrainParams(Section):
     weight_decay: Fraction  # adamw only
     label_smoothing: Fraction
     batch_size: Annotated[int, Field(ge=1)]
+    # Each batch as two halves through the network side by side, one per core, their losses averaged: the same
+    # gradients but for rounding, in less time on two cores; batch normalisation normalises each half by its own
+    # statistics. Other numbers than the whole batch's, the same bytes on every machine either way.
+    batch_in_halves: bool
     epochs: Annotated[int, Field(ge=1)]
     early_stopping_patience: Annotated[int, Field(ge=0)]
     augment: AugmentParams
@@ -61,6 +65,10 @@ class TrainParams(Section):
         if self.warmup_epochs and self.schedule != "cosine":
             raise not_applicable(
                 "warmup_epochs", self.warmup_epochs, f"schedule {self.schedule!r}", "set it to 0 or use cosine"
+            )
+        if self.batch_in_halves and self.batch_size < 2:
+            raise PydanticCustomError(
+                "value_error", "train.batch_in_halves = true needs train.batch_size of at least 2, to halve; got 1"
             )
         if self.warmup_epochs >= self.epochs:
             raise PydanticCustomError(

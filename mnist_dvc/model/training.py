@@ -6,13 +6,13 @@ The network itself is in network.py, the batches that feed it in batches.py.
 import contextlib
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import keras
 import tensorflow as tf
 
 from mnist_dvc.core import results
-from mnist_dvc.core.errors import TrainingError
+from mnist_dvc.core.errors import ParamsError, TrainingError
 from mnist_dvc.core.prepared import Split
 from mnist_dvc.core.signals import raise_if_stopped
 from mnist_dvc.model.batches import evaluation_batches, training_batches, validation_pairs
@@ -131,13 +131,21 @@ def fit(
             keras.callbacks.EarlyStopping(patience=params.early_stopping_patience, restore_best_weights=True)
         )
     classes = one_hot_classes(model, params)
+    if params.batch_in_halves and len(train.labels) % params.batch_size == 1:
+        raise ParamsError(
+            f"train.batch_in_halves = true: {len(train.labels)} training images in batches of {params.batch_size} "
+            "leave a last batch of one image, which cannot be halved; expected another train.batch_size"
+        )
     batches = training_batches(train, params.batch_size, seed, params.augment, classes)
     build_state(model, batches)
     # An MLP's first layer already answers in halves on both cores (layers.SplitDense): two batches at once would
     # gain nothing there, and cost a trace.
     in_pairs = not any(isinstance(layer, SplitDense) for layer in model.layers)
     validation = (validation_pairs if in_pairs else evaluation_batches)(val, params.batch_size, classes)
-    with validating_two_batches_at_once(model) if in_pairs else contextlib.nullcontext():
+    steps = {"train_step": halved_train_step} if params.batch_in_halves else {}
+    if in_pairs:
+        steps["test_step"] = paired_test_step
+    with own_steps(model, **steps):
         history = model.fit(
             batches,
             steps_per_epoch=steps_per_epoch(len(train.labels), params.batch_size),
@@ -151,16 +159,46 @@ def fit(
 
 
 @contextlib.contextmanager
-def validating_two_batches_at_once(model: keras.Model) -> Iterator[None]:
-    """Within: the model validates with paired_test_step, on batches.validation_pairs; after, as any Keras model.
-    (Keras makes its test function from test_step on first use, and keeps it.)"""
-    model.test_step = functools.partial(paired_test_step, model)
-    model.test_function = None
+def own_steps(model: keras.Model, **steps: Callable[..., dict[str, tf.Tensor]]) -> Iterator[None]:
+    """Within: the model trains or validates with the steps given (train_step=, test_step=), each called with the
+    model and a batch; after, with Keras' own. (Keras makes its functions from the steps on first use, and keeps
+    them.)"""
+    for name, step in steps.items():
+        setattr(model, name, functools.partial(step, model))
+    model.train_function = model.test_function = None
     try:
         yield
     finally:
-        del model.test_step
-        model.test_function = None
+        for name in steps:
+            delattr(model, name)
+        model.train_function = model.test_function = None
+
+
+def halved_train_step(model: keras.Model, batch: tuple[tf.Tensor, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Keras' own train step, on a batch cut in two halves that go through the model side by side, each on its own
+    core (train.batch_in_halves).
+
+    The loss is the mean of the halves' losses weighted by their sizes, the whole batch's mean, so the gradients are
+    the whole batch's but for the order of their sums. Batch normalisation normalises each half by its own
+    statistics, and moves its averages by one half, then the other. With one thread per op, Keras' step would keep
+    one core busy through most of a CNN's layers.
+    """
+    images, labels = batch
+    size = tf.shape(images)[0]
+    middle = size // 2
+    halves = ((images[:middle], labels[:middle]), (images[middle:], labels[middle:]))
+    with tf.GradientTape() as tape:
+        predicted = [model(half_images, training=True) for half_images, _ in halves]
+        losses = [
+            model.compute_loss(half_images, half_labels, half_predicted, training=True)
+            for (half_images, half_labels), half_predicted in zip(halves, predicted, strict=True)
+        ]
+        sizes = tf.cast(tf.stack([middle, size - middle]), losses[0].dtype)
+        loss = (losses[0] * sizes[0] + losses[1] * sizes[1]) / (sizes[0] + sizes[1])
+    model._loss_tracker.update_state(loss, sample_weight=size)
+    gradients = tape.gradient(loss, model.trainable_weights)
+    model.optimizer.apply_gradients(zip(gradients, model.trainable_weights, strict=True))
+    return model.compute_metrics(images, labels, tf.concat(predicted, axis=0))
 
 
 def paired_test_step(model: keras.Model, pair: tuple) -> dict[str, tf.Tensor]:

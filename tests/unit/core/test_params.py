@@ -76,6 +76,7 @@ def test_defaults_are_the_reference_model():
         ("train.label_smoothing", 1, "train.label_smoothing = 1; expected a number >= 0 and < 1"),
         ("train.optimizer", "adamax", "train.optimizer = 'adamax'; expected one of: adam, adamw, sgd, rmsprop"),
         ("train.schedule", "step", "train.schedule = 'step'; expected one of: constant, cosine"),
+        ("train.batch_in_halves", "yes", "train.batch_in_halves = 'yes'; expected true or false"),
         ("train.early_stopping_patience", -1, "train.early_stopping_patience = -1; expected an integer >= 0"),
         ("train.model.dropout", 1, "train.model.dropout = 1; expected a number >= 0 and < 1"),
         ("train.model.hidden_units", [], "train.model.hidden_units = []; expected a non-empty list of integers >= 1"),
@@ -171,6 +172,10 @@ def test_unknown_keys_are_refused_with_the_nearest_known_one(tmp_path, params, k
         (
             {"schedule": "cosine", "warmup_epochs": 50},
             "train.warmup_epochs = 50; expected fewer than train.epochs (50)",
+        ),
+        (
+            {"batch_in_halves": True, "batch_size": 1},
+            "train.batch_in_halves = true needs train.batch_size of at least 2, to halve; got 1",
         ),
     ],
 )

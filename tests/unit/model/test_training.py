@@ -9,7 +9,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from mnist_dvc.core import signals  # noqa: E402
-from mnist_dvc.core.errors import TrainingError  # noqa: E402
+from mnist_dvc.core.errors import ParamsError, TrainingError  # noqa: E402
 from mnist_dvc.core.prepared import Split  # noqa: E402
 from mnist_dvc.model import training  # noqa: E402
 from mnist_dvc.model.batches import evaluation_batches, training_batches, validation_pairs  # noqa: E402
@@ -23,8 +23,8 @@ from mnist_dvc.model.training import (  # noqa: E402
     learning_rate,
     make_optimizer,
     one_hot_classes,
+    own_steps,
     seed_everything,
-    validating_two_batches_at_once,
 )
 from tests.helpers.data import CLASSES, tiny_images, tiny_labels  # noqa: E402
 from tests.helpers.params import train_params  # noqa: E402
@@ -187,7 +187,7 @@ def test_validating_two_batches_at_once_gives_the_bits_of_keras_own_validation(o
     classes = one_hot_classes(model, params)
     val = tiny_split(25, 1)
     keras_own = model.evaluate(evaluation_batches(val, 4, classes), verbose=0)
-    with validating_two_batches_at_once(model):
+    with own_steps(model, test_step=training.paired_test_step):
         in_pairs = model.evaluate(validation_pairs(val, 4, classes), verbose=0)
     assert in_pairs == keras_own
     assert "test_step" not in vars(model)
@@ -203,6 +203,62 @@ def test_a_cnn_validates_two_batches_at_once_and_an_mlp_as_keras_does(monkeypatc
     assert fit_tiny()[0] == 3
     assert fit_tiny("model=cnn", "train.model.filters=[4]")[0] == 3
     assert set(traced) == {"cnn"}
+
+
+def fit_once(*overrides):
+    """A model fitted on 44 tiny images for one epoch: batches of 7, the last of 2, all of odd or even size."""
+    params = train_params("train.batch_size=7", "train.epochs=1", *overrides)
+    seed_everything(42)
+    model = build_model(params.model, (28, 28), 10)
+    compile_for_training(model, params, examples=44)
+    logs = []
+    logged = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, epoch_logs: logs.append(epoch_logs))
+    fit(model, params, 42, tiny_split(44, 0), tiny_split(10, 1), [logged])
+    return model.get_weights(), logs[0]
+
+
+@pytest.mark.parametrize("overrides", [(), ("model=cnn", "train.model.filters=[4]")], ids=["mlp", "cnn"])
+def test_a_batch_in_halves_trains_as_the_whole_batch_but_for_rounding(overrides):
+    """Without batch normalisation the halves' gradients are the whole batch's: the same weights after an epoch of
+    plain SGD to rounding, and the same reported loss and accuracy."""
+    whole, whole_logs = fit_once("train.optimizer=sgd", "train.learning_rate=0.5", *overrides)
+    halves, halves_logs = fit_once(
+        "train.optimizer=sgd", "train.learning_rate=0.5", "train.batch_in_halves=true", *overrides
+    )
+    assert all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(whole, halves, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(whole, halves, strict=True)), "the halves' own sums"
+    assert halves_logs == pytest.approx(whole_logs, rel=1e-5)
+
+
+def test_batches_in_halves_give_the_same_bits_on_every_run_with_batch_normalisation():
+    first, _ = fit_once("train.batch_in_halves=true", *SMOOTHED_ADAMW_CNN)
+    second, _ = fit_once("train.batch_in_halves=true", *SMOOTHED_ADAMW_CNN)
+    whole, _ = fit_once(*SMOOTHED_ADAMW_CNN)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, whole, strict=True)), "per-half statistics"
+
+
+def test_only_a_run_that_asks_trains_in_halves(monkeypatch):
+    original, traced = training.halved_train_step, []
+    monkeypatch.setattr(
+        training, "halved_train_step", lambda model, batch: traced.append(model.name) or original(model, batch)
+    )
+    fit_tiny()
+    assert not traced
+    fit_tiny("train.batch_in_halves=true")
+    assert set(traced) == {"mlp"}
+
+
+def test_a_last_batch_of_one_image_is_refused_before_training_in_halves():
+    params = train_params("train.batch_size=8", "train.batch_in_halves=true")
+    model = build_model(params.model, (28, 28), 10)
+    compile_for_training(model, params, examples=17)
+    with pytest.raises(ParamsError) as raised:
+        fit(model, params, 42, tiny_split(17, 0), tiny_split(10, 1), [])
+    assert str(raised.value) == (
+        "train.batch_in_halves = true: 17 training images in batches of 8 leave a last batch of one image, which "
+        "cannot be halved; expected another train.batch_size"
+    )
 
 
 def test_building_the_training_state_leaves_the_metrics_empty():
