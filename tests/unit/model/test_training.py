@@ -206,7 +206,7 @@ def test_a_cnn_validates_two_batches_at_once_and_an_mlp_as_keras_does(monkeypatc
 
 
 def fit_once(*overrides):
-    """A model fitted on 44 tiny images for one epoch: batches of 7, the last of 2, all of odd or even size."""
+    """A model fitted on 44 tiny images for one epoch: six batches of 7, halved as 3 and 4, then a last batch of 2."""
     params = train_params("train.batch_size=7", "train.epochs=1", *overrides)
     seed_everything(42)
     model = build_model(params.model, (28, 28), 10)
