@@ -58,7 +58,7 @@ def training_batches(
     def gather(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         # Gather from the variables' values: a gather from the variable itself would
         # switch it to copy-on-read and copy the whole array once.
-        return tf.gather(images.value(), indices), tf.gather(labels.value(), indices)
+        return tf.gather(images.value(), indices), _labels(tf.gather(labels.value(), indices), one_hot_classes)
 
     def augmented(step: tf.Tensor, batch: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         stream = tf.constant([seed, AUGMENT_STREAM], tf.int64)
@@ -72,7 +72,7 @@ def training_batches(
     batches = tf.data.Dataset.counter().flat_map(epoch_batches).map(gather)
     if augment is not None and augment.enabled:
         batches = batches.enumerate().map(augmented)
-    return _as_written(_labelled(batches, one_hot_classes).prefetch(1))
+    return _as_written(batches.prefetch(1))
 
 
 def evaluation_batches(split: Split, batch_size: int, one_hot_classes: int | None = None) -> tf.data.Dataset:
@@ -104,17 +104,14 @@ def _rows(split: Split, one_hot_classes: int | None) -> Callable[[tf.Tensor, tf.
     images, labels = hold(split.images), hold(split.labels)
 
     def rows(start: tf.Tensor, end: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        chosen = labels.value()[start:end]
-        return images.value()[start:end], chosen if one_hot_classes is None else tf.one_hot(chosen, one_hot_classes)
+        return images.value()[start:end], _labels(labels.value()[start:end], one_hot_classes)
 
     return rows
 
 
-def _labelled(batches: tf.data.Dataset, one_hot_classes: int | None) -> tf.data.Dataset:
-    """The batches as they are, or with their labels made one-hot over one_hot_classes classes."""
-    if one_hot_classes is None:
-        return batches
-    return batches.map(lambda images, labels: (images, tf.one_hot(labels, one_hot_classes)))
+def _labels(labels: tf.Tensor, one_hot_classes: int | None) -> tf.Tensor:
+    """The labels as they are, or one-hot over one_hot_classes classes."""
+    return labels if one_hot_classes is None else tf.one_hot(labels, one_hot_classes)
 
 
 def _as_written(dataset: tf.data.Dataset) -> tf.data.Dataset:
