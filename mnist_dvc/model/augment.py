@@ -1,4 +1,4 @@
-"""Data augmentation: random shifts, rotations and zoom of uint8 image batches, a pure function of a seed.
+"""Data augmentation: random shifts, rotations and zoom of uint8 image batches, and noise, a pure function of a seed.
 
 Images go in and come out as uint8, so that the model's own scaling layer (network.py) stays
 the one place where pixels become numbers; which batches are augmented is decided in batches.py.
@@ -59,10 +59,22 @@ def random_affine(images: tf.Tensor, params: AugmentParams, seed: tf.Tensor) -> 
     return tf.cast(tf.clip_by_value(tf.round(moved), 0.0, 255.0), tf.uint8)
 
 
-def random_noise(images: tf.Tensor, limit: float, seed: tf.Tensor) -> tf.Tensor:
-    """Each image of a uint8 batch with Gaussian noise added, of a standard deviation drawn uniformly for that image
-    from 0 to limit (a fraction of white, 255), rounded back to uint8: clean and noisy images in every batch."""
+def noise_fields(count: int, shape: tuple[int, ...], seed: tf.Tensor) -> tf.Tensor:
+    """count fields of standard normal noise of the images' shape, drawn once from seed, for random_noise to pick from.
+
+    Drawing a batch's normal noise afresh took 3 ms of each step's 23 to 30 ms on two cores, as much as the rest of
+    the input pipeline; picking fields drawn once costs a tenth of that.
+    """
+    return tf.random.stateless_normal([count, *shape], seed)
+
+
+def random_noise(images: tf.Tensor, limit: float, seed: tf.Tensor, fields: tf.Tensor) -> tf.Tensor:
+    """Each image of a uint8 batch with Gaussian noise added: one of the standard normal fields (noise_fields), drawn
+    for that image, times a standard deviation drawn uniformly from 0 to limit (a fraction of white, 255), rounded back
+    to uint8; clean and noisy images in every batch."""
     draws = tf.random.experimental.stateless_split(seed, 2)
-    spread = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1], draws[0], 0.0, limit * 255.0)
-    noise = tf.random.stateless_normal(tf.shape(images), draws[1]) * spread
+    count = tf.shape(images)[0]
+    spread = tf.random.stateless_uniform([count, 1, 1], draws[0], 0.0, limit * 255.0)
+    picks = tf.random.stateless_uniform([count], draws[1], 0, fields.shape[0], dtype=tf.int32)
+    noise = tf.gather(fields, picks) * spread
     return tf.cast(tf.clip_by_value(tf.round(tf.cast(images, tf.float32) + noise), 0.0, 255.0), tf.uint8)

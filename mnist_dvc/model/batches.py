@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_dvc.core.prepared import Split
-from mnist_dvc.model.augment import random_affine, random_noise
+from mnist_dvc.model.augment import noise_fields, random_affine, random_noise
 from mnist_dvc.model.params import AugmentParams
 
 # Folded with the seed into every augmentation seed, so that augmentation never draws from the
@@ -18,6 +18,9 @@ from mnist_dvc.model.params import AugmentParams
 AUGMENT_STREAM = 1
 # Folded into a batch's augmentation seed for its noise, so that noise leaves the draws of the moves as they are.
 NOISE_STREAM = 1
+# The noise fields that batches pick from (augment.py), drawn once from a stream of their own.
+NOISE_FIELDS = 4096
+NOISE_FIELDS_STREAM = 2
 
 
 def hold(array: np.ndarray) -> tf.Variable:
@@ -42,13 +45,17 @@ def training_batches(
     The images stay uint8, a quarter of the memory of float32: the model scales them
     itself (network.py). Epoch e visits the examples in a permutation drawn from
     (seed, e) alone, so training is a pure function of the seed. With augment enabled,
-    the n-th batch since the start is changed by random draws from (seed, n) alone, the
-    same on every run; n counts epochs and the batches within them. With one_hot_classes,
+    the n-th batch since the start is changed by random draws from (seed, n) alone, and
+    noise fields drawn once from the seed, the same on every run; n counts epochs and the
+    batches within them. With one_hot_classes,
     labels come one-hot, for a loss that smooths them. The next batch is made while the
     model trains on the current one.
     """
     images, labels = hold(split.images), hold(split.labels)
     count = len(split.labels)
+    if augment is not None and augment.noise:
+        fields_seed = tf.random.experimental.stateless_fold_in(tf.constant([seed, NOISE_FIELDS_STREAM], tf.int64), 0)
+        fields = hold(noise_fields(NOISE_FIELDS, split.images.shape[1:], fields_seed))
 
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
         seed_pair = tf.stack([tf.constant(seed, tf.int64), epoch])
@@ -66,7 +73,7 @@ def training_batches(
         images = random_affine(batch[0], augment, batch_seed) if augment.moves else batch[0]
         if augment.noise:
             noise_seed = tf.random.experimental.stateless_fold_in(batch_seed, NOISE_STREAM)
-            images = random_noise(images, augment.noise, noise_seed)
+            images = random_noise(images, augment.noise, noise_seed, fields.value())
         return images, batch[1]
 
     batches = tf.data.Dataset.counter().flat_map(epoch_batches).map(gather)

@@ -55,6 +55,17 @@ def test_an_example_is_changed_differently_in_each_epoch(split):
     assert not set(map(bytes, first_images)) & set(map(bytes, second_images))
 
 
+def test_noise_is_a_pure_function_of_the_seed_and_leaves_the_moves_as_they_are(split):
+    with_noise = AugmentParams(shift=2, rotation=10, zoom=0.1, noise=0.1)
+    moved = take(training_batches(split, 20, seed=1, augment=AUGMENT), 3)
+    noisy = take(training_batches(split, 20, seed=1, augment=with_noise), 3)
+    again = take(training_batches(split, 20, seed=1, augment=with_noise), 3)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(noisy, again, strict=True))
+    assert not np.array_equal(noisy[0][0], take(training_batches(split, 20, seed=2, augment=with_noise), 1)[0][0])
+    differences = np.concatenate([b[0].astype(int) - a[0] for a, b in zip(moved, noisy, strict=True)])
+    assert differences.any() and np.abs(differences).max() <= 0.1 * 255 * 6, "the moved images, with noise on them"
+
+
 def test_augmentation_off_is_the_plain_pipeline(split):
     plain = take(training_batches(split, 20, seed=1), 3)
     off = take(training_batches(split, 20, seed=1, augment=AugmentParams(shift=0, rotation=0, zoom=0, noise=0)), 3)
