@@ -9,9 +9,11 @@ afterwards they import as usual, for the code that uses them itself. One already
 """
 
 import contextlib
-import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+from mnist_dvc.core.first_import import on_first_import
 
 EXTRAS = ("sklearn", "matplotlib", "pandas")
 
@@ -30,29 +32,11 @@ def extras_hidden() -> Iterator[None]:
                 del sys.modules[name]
 
 
-class _LeanKerasImport:
-    """A one-shot import hook: the first `import keras` or `import tensorflow` runs under extras_hidden."""
-
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        if name not in ("keras", "tensorflow"):
-            return None
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(cls)
-        spec = importlib.util.find_spec(name)
-        if spec is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_without_extras(module):
-            with extras_hidden():
-                exec_module(module)
-
-        spec.loader.exec_module = exec_without_extras
-        return spec
+def _import_without_extras(exec_module: Callable[[ModuleType], None], module: ModuleType) -> None:
+    with extras_hidden():
+        exec_module(module)
 
 
 def install() -> None:
     """Load Keras without EXTRAS in this process, unless Keras or TensorFlow is already loaded."""
-    if not {"keras", "tensorflow"} & sys.modules.keys() and _LeanKerasImport not in sys.meta_path:
-        sys.meta_path.insert(0, _LeanKerasImport)
+    on_first_import(("keras", "tensorflow"), _import_without_extras)

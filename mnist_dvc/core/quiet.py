@@ -3,11 +3,14 @@ context for the few later calls whose C++ logs ignore TF_CPP_MIN_LOG_LEVEL."""
 
 import contextlib
 import ctypes
-import importlib.util
 import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
+from types import ModuleType
+
+from mnist_dvc.core.first_import import on_first_import
 
 # No setting reaches the lines TensorFlow logs while its libraries load: absl's level comes from TF_CPP_MIN_LOG_LEVEL
 # only in a static initializer that runs after those of threadpool_device.cc ("oneDNN custom operations are on") and
@@ -99,37 +102,20 @@ def native_logs_filtered(silent_on_error: bool = False) -> contextlib.AbstractCo
     return _stderr_filtered(level, False, silent_on_error) if level > 0 else contextlib.nullcontext()
 
 
-class _QuietTensorFlowImport:
-    """A one-shot import hook: the first `import tensorflow` (`import keras` does one) runs under _stderr_filtered."""
-
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        if name != "tensorflow":
-            return None
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(cls)
-        spec = importlib.util.find_spec(name)
-        if spec is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_quietly(module):
-            level = _min_log_level()
-            if level <= 0:
-                return exec_module(module)
-            no_driver = not _nvidia_driver_loads()
-            with _stderr_filtered(level, no_driver):
-                exec_module(module)
-                if no_driver:
-                    # Any failure here comes back, and shows, where a stage first uses a device.
-                    with contextlib.suppress(Exception):
-                        module.config.list_physical_devices()
-
-        spec.loader.exec_module = exec_quietly
-        return spec
+def _import_quietly(exec_module: Callable[[ModuleType], None], module: ModuleType) -> None:
+    """TensorFlow's first import under _stderr_filtered."""
+    level = _min_log_level()
+    if level <= 0:
+        return exec_module(module)
+    no_driver = not _nvidia_driver_loads()
+    with _stderr_filtered(level, no_driver):
+        exec_module(module)
+        if no_driver:
+            # Any failure here comes back, and shows, where a stage first uses a device.
+            with contextlib.suppress(Exception):
+                module.config.list_physical_devices()
 
 
 def install() -> None:
-    """Quiet the first `import tensorflow` of this process, unless it already happened."""
-    if "tensorflow" not in sys.modules and _QuietTensorFlowImport not in sys.meta_path:
-        sys.meta_path.insert(0, _QuietTensorFlowImport)
+    """Quiet the first `import tensorflow` of this process (`import keras` does one), unless it already happened."""
+    on_first_import(("tensorflow",), _import_quietly)
