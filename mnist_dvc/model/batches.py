@@ -47,9 +47,8 @@ def training_batches(
     (seed, e) alone, so training is a pure function of the seed. With augment enabled,
     the n-th batch since the start is changed by random draws from (seed, n) alone, and
     noise fields drawn once from the seed, the same on every run; n counts epochs and the
-    batches within them. With one_hot_classes,
-    labels come one-hot, for a loss that smooths them. The next batch is made while the
-    model trains on the current one.
+    batches within them. With one_hot_classes, labels come one-hot, for a loss that
+    smooths them. The next batch is made while the model trains on the current one.
     """
     images, labels = hold(split.images), hold(split.labels)
     count = len(split.labels)

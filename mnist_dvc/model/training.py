@@ -194,7 +194,7 @@ def halved_train_step(model: keras.Model, batch: tuple[tf.Tensor, tf.Tensor]) ->
             for (half_images, half_labels), half_predicted in zip(halves, predicted, strict=True)
         ]
         sizes = tf.cast(tf.stack([middle, size - middle]), losses[0].dtype)
-        loss = (losses[0] * sizes[0] + losses[1] * sizes[1]) / (sizes[0] + sizes[1])
+        loss = (losses[0] * sizes[0] + losses[1] * sizes[1]) / tf.cast(size, losses[0].dtype)
     model._loss_tracker.update_state(loss, sample_weight=size)
     gradients = tape.gradient(loss, model.trainable_weights)
     model.optimizer.apply_gradients(zip(gradients, model.trainable_weights, strict=True))
