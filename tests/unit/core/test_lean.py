@@ -1,5 +1,7 @@
-"""Keras loads without scikit-learn, matplotlib and pandas in every stage and command, and they still import after."""
+"""Keras loads without scikit-learn, matplotlib and pandas in every stage and command, and they still import after;
+and without the garbage collector, which afterwards leaves what the import made out of its runs."""
 
+import gc
 import json
 import subprocess
 import sys
@@ -13,13 +15,15 @@ from tests.helpers.project import PROJECT_ROOT
 pytest.importorskip("keras")
 
 # After the package, a first import of Keras or TensorFlow: which of the extras came with it, whether Keras' own
-# optional uses of them see them, and whether they import once it is done.
+# optional uses of them see them, and whether they import once it is done; whether the collector runs after, and how
+# many objects it leaves out.
 SHOW = textwrap.dedent(
     """
-    import json, sys
+    import gc, json, sys
     {before}
     import mnist_dvc
     import {first}
+    collector = {{"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}}
     import keras
     from keras.src.trainers.data_adapters import array_slicing
     from keras.src.visualization import plot_image_gallery
@@ -27,7 +31,7 @@ SHOW = textwrap.dedent(
     loaded = [name for name in ("sklearn", "matplotlib", "pandas") if name in sys.modules]
     seen = [array_slicing.pandas is not None, plot_image_gallery.plt is not None, fixes.sklearn is not None]
     import matplotlib.pyplot, pandas, sklearn.metrics
-    print(json.dumps({{"loaded": loaded, "seen": seen}}))
+    print(json.dumps({{"loaded": loaded, "seen": seen, "collector": collector}}))
     """
 )
 
@@ -41,12 +45,43 @@ def loaded_with_keras(first: str, before: str = "") -> dict:
 
 @pytest.mark.parametrize("first", ["keras", "tensorflow"])
 def test_keras_loads_without_the_extras_and_they_import_afterwards(first):
-    assert loaded_with_keras(first) == {"loaded": [], "seen": [False, False, False]}
+    shown = loaded_with_keras(first)
+    assert shown["loaded"] == [] and shown["seen"] == [False, False, False]
+
+
+@pytest.mark.parametrize("first", ["keras", "tensorflow"])
+def test_the_collector_runs_after_the_import_and_leaves_out_what_it_made(first):
+    # A bare `import mnist_dvc` has made about 10,000 objects; TensorFlow's import makes hundreds of thousands.
+    collector = loaded_with_keras(first)["collector"]
+    assert collector["enabled"] and collector["frozen"] > 200_000
+
+
+def test_a_collector_paused_by_the_program_is_left_paused():
+    shown = loaded_with_keras("keras", before="gc.disable()")
+    assert shown["collector"] == {"enabled": False, "frozen": 0}
 
 
 def test_an_extra_imported_before_is_left_to_keras():
     shown = loaded_with_keras("keras", before="import matplotlib")
     assert shown["loaded"] == ["matplotlib"] and shown["seen"] == [False, True, False]
+
+
+def test_the_collector_pauses_within_and_leaves_out_what_is_alive_after():
+    gc.unfreeze()
+    try:
+        with lean.collector_paused():
+            assert not gc.isenabled()
+            made = [[] for _ in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= len(made)
+    finally:
+        gc.unfreeze()
+
+
+def test_the_collector_is_back_and_nothing_left_out_when_the_import_fails():
+    gc.unfreeze()
+    with pytest.raises(ImportError), lean.collector_paused():
+        raise ImportError("no such module")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_what_is_hidden_comes_back_as_it_was(monkeypatch):
