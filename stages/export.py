@@ -10,6 +10,18 @@ a process of its own, as every stage does, which keeps the SavedModel's bytes th
 
 import os
 import sys
+
+# tf2onnx's graph rewrites visit sets of node names in the order of their string hashes, which Python seeds afresh
+# in each process: the same ONNX bytes need the same seed, set before the interpreter starts. The stage starts
+# itself again with it before it imports anything else, which would only be imported twice.
+HASH_SEED = "0"
+if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != HASH_SEED:
+    os.execve(
+        sys.executable,
+        [sys.executable, "-m", "stages.export", *sys.argv[1:]],
+        {**os.environ, "PYTHONHASHSEED": HASH_SEED},
+    )
+
 import time
 
 from mnist_dvc.core import paths, remote
@@ -91,15 +103,5 @@ def main() -> None:
     write_facts(paths.EXPORT_FACTS, facts)
 
 
-# tf2onnx's graph rewrites visit sets of node names in the order of their string hashes, which Python seeds afresh
-# in each process: the same ONNX bytes need the same seed, set before the interpreter starts.
-HASH_SEED = "0"
-
 if __name__ == "__main__":
-    if os.environ.get("PYTHONHASHSEED") != HASH_SEED:
-        os.execve(
-            sys.executable,
-            [sys.executable, "-m", "stages.export", *sys.argv[1:]],
-            {**os.environ, "PYTHONHASHSEED": HASH_SEED},
-        )
     run_stage("export", main)
