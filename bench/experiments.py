@@ -1,7 +1,7 @@
 """Run the experiments table of docs/recipes.md on the real data and print it as Markdown.
 
 Each row is a recipe of conf/recipe/, run as one `dvc exp run --temp -S recipe=NAME` from the committed params
-(the workspace is left as it was); each is forced from train down, so the reference trains too. The CNN
+(the workspace is left as it was); the stages that a recipe's run runs are forced, so the reference trains too. The CNN
 recipes form a ladder, each building on the one before (its `defaults:`), and the table shows only the params
 each one changes. Training time is the train stage's own fit time, which the stage records in the file that
 MNIST_TIMINGS names (mnist_dvc/core/stage.py); wall time is the whole `dvc exp run`, DVC and the other stages
@@ -19,7 +19,7 @@ When the reference row runs, the FLOP floor of its multiplies (bench/floor.py) i
 with the goals of docs/recipes.md, each met or not and by how much, from this run's own figures: a test accuracy
 within a multiple of the seed script's wall time (with --anchors), and the reference's fit against its floor.
 
-    dvc repro prepare                                # once, in a fresh clone: the rows run from train down
+    dvc repro prepare                                # once, in a fresh clone: the rows run every stage after it
     python -m bench.experiments                      # every row; the CNN recipes take minutes each on 2 cores
     python -m bench.experiments --only relu wide     # some of them
     python -m bench.experiments --anchors --only reference cnn-fast cnn-fast-augment
@@ -69,6 +69,9 @@ SPLITS = ("train", "val", "test")
 # The scripts of --anchors: the seed's MLP, and Keras' own example, each run as `python -m MODULE DATA_DIR`.
 SEED_SCRIPT, KERAS_EXAMPLE = "seed script", "Keras example"
 ANCHORS = {SEED_SCRIPT: "bench.reference", KERAS_EXAMPLE: "bench.keras_example"}
+# What `dvc exp run -S recipe=NAME` runs: check, which reads the whole of params.yaml, then train and every stage after
+# it; not prepare, whose params (seed, prepare) no recipe changes.
+RECIPE_RUN_STAGES = ("check", "train", "evaluate", "visualize", "export", "card")
 # The stages that `dvc repro visualize` leaves out: their time is shown apart.
 PACKAGING_STAGES = ("export", "card")
 # The goals of accuracy per second: a test accuracy, reached within this many times the seed script's wall time.
@@ -124,11 +127,10 @@ def _value(value: object) -> str:
 
 
 def command(recipe: str) -> list[str]:
-    """Forced from train down, so that every row, the reference included, trains and is timed."""
-    return ["dvc", "exp", "run", "--temp", "-n", f"table-{recipe}", "--force", "--downstream", "train"] + [
-        "-S",
-        f"recipe={recipe}",
-    ]
+    """The stages that a recipe's `dvc exp run` runs, each forced, so that every row, the reference included, trains
+    and is timed as a recipe is, whatever DVC's run-cache holds."""
+    forced = ["--force", "--single-item", *RECIPE_RUN_STAGES]
+    return ["dvc", "exp", "run", "--temp", "-n", f"table-{recipe}", *forced, "-S", f"recipe={recipe}"]
 
 
 def run_recipe(recipe: str, env: dict[str, str]) -> dict:

@@ -4,10 +4,13 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from bench.experiments import (
     KERAS_EXAMPLE,
+    RECIPE_RUN_STAGES,
     SEED_SCRIPT,
+    command,
     goals,
     main,
     reference_floor,
@@ -17,6 +20,7 @@ from bench.experiments import (
     table,
 )
 from mnist_dvc.core.prepared import Split
+from tests.helpers.project import PROJECT_ROOT
 
 RESULTS = {
     SEED_SCRIPT: {"wall_s": 40.0, "fit_s": 30.0, "test": {"accuracy": 0.9731}},
@@ -31,6 +35,34 @@ RESULTS = {
         "robustness": {"noisy": 0.97, "original": 0.993},
     },
 }
+
+
+def rerun_by_a_recipe(pipeline: dict) -> list[str]:
+    """The stages of dvc.yaml, in order, that a change of the train section reruns: those that read it (or the whole
+    of params.yaml), and those that depend on what such a stage writes anew (not a persist output, which it only
+    keeps: check's raw data)."""
+    rerun, written = [], []
+    for name, stage in pipeline["stages"].items():
+        params = [key for entry in stage.get("params", []) for key in (entry if isinstance(entry, dict) else [entry])]
+        reads_train = "train" in params or "params.yaml" in params
+        deps_written = any(dep == out or dep.startswith(f"{out}/") for dep in stage.get("deps", []) for out in written)
+        if reads_train or deps_written:
+            rerun.append(name)
+            outs = [
+                out if isinstance(out, dict) else {out: {}}
+                for kind in ("outs", "metrics", "plots")
+                for out in stage.get(kind, [])
+            ]
+            written += [path for out in outs for path, options in out.items() if not (options or {}).get("persist")]
+    return rerun
+
+
+def test_each_row_forces_the_stages_a_recipe_reruns_and_no_other():
+    pipeline = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
+    assert list(RECIPE_RUN_STAGES) == rerun_by_a_recipe(pipeline)
+    run = command("cnn-fast")
+    assert run[run.index("--single-item") + 1 :] == [*RECIPE_RUN_STAGES, "-S", "recipe=cnn-fast"]
+    assert "--force" in run and "--downstream" not in run
 
 
 def test_every_wall_time_is_a_ratio_to_both_anchors():
