@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -43,6 +43,14 @@ _DIR_MODE = 0o777 & ~_current_umask()
 
 # The outputs of the all_or_nothing() block in progress, if any: (complete temporary copy, target) pairs.
 _pending: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("pending_outputs", default=None)
+# What must be done before the first output is put in place: each called once, then forgotten.
+_before_first_replace: list[Callable[[], None]] = []
+
+
+def before_first_replace(wait: Callable[[], None]) -> None:
+    """Have wait called before any output is renamed into place: a stage's last good outputs, put back while it
+    starts (mnist_dvc/core/stage.py), must be in place before its new ones replace them."""
+    _before_first_replace.append(wait)
 
 
 @contextmanager
@@ -123,6 +131,8 @@ def _replace_together(pairs: list[tuple[Path, Path]]) -> None:
     """Rename each temp onto its target, in order; if any rename fails, undo the ones done."""
     done: list[tuple[Path, Path, Path | None]] = []
     try:
+        while _before_first_replace:
+            _before_first_replace.pop(0)()
         for temp, target in pairs:
             aside = None
             if target.exists() or target.is_symlink():

@@ -1,8 +1,9 @@
 """The runner of every DVC stage: its last good outputs put back first, so that a failed run loses nothing.
 
 DVC deletes a stage's outputs before it runs the stage's command. Each stage, run by DVC, therefore starts by
-checking out from DVC's cache the outputs that dvc.lock records for it; its atomic writes replace them only
-once the run has succeeded. A run that fails on bad params or data, is interrupted or is killed leaves the
+checking out from DVC's cache the outputs that dvc.lock records for it, in a process of its own beside the stage's
+own start (its imports, its inputs read); its atomic writes replace them only once the run has succeeded, and
+not before that process is done. A run that fails on bad params or data, is interrupted or is killed leaves the
 last good outputs in place, still described by dvc.lock. An output that a stage writes in place as it goes
 (train's live log) is put back the same way when the stage fails. No output needs DVC's `persist`, which
 would turn the run-cache off.
@@ -12,16 +13,21 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from mnist_dvc.core.cli import run_command
+from mnist_dvc.core.files import before_first_replace
 
 # Set by DVC for every stage command it runs: the stage's name.
 DVC_STAGE_ENV = "DVC_STAGE"
 # A file that the benchmarks name: stages append what they measured to it, one JSON object per line.
 TIMINGS_ENV = "MNIST_TIMINGS"
+# The process that puts back the stage's last good outputs, started by run_stage, if it has not been waited for.
+_restoring: subprocess.Popen | None = None
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
@@ -30,11 +36,34 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
 
     def restored_then_main() -> None:
         started = time.perf_counter()
-        restore_outputs()
-        main()
+        start_restoring()
+        try:
+            main()
+        finally:
+            wait_for_restore()
         record_timing(name, "stage", time.perf_counter() - started)
 
     run_command(name, restored_then_main, after_stop="; earlier outputs are intact")
+
+
+def start_restoring() -> None:
+    """Start restore_outputs() in a process of its own, which the stage's start (Python importing TensorFlow, say,
+    on one core) leaves a core for: the first output put in place waits for it (files.before_first_replace).
+    It runs in a session of its own, so that it finishes even when a Ctrl-C or a kill stops the stage."""
+    global _restoring
+    if os.environ.get(DVC_STAGE_ENV):
+        code = "from mnist_dvc.core.stage import restore_outputs; restore_outputs()"
+        _restoring = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+        before_first_replace(wait_for_restore)
+
+
+def wait_for_restore() -> None:
+    """Wait for the process that start_restoring() started, if any; where it failed, restore here, which raises
+    the error it met."""
+    global _restoring
+    restoring, _restoring = _restoring, None
+    if restoring is not None and restoring.wait() != 0:
+        restore_outputs()
 
 
 def restore_outputs() -> list[str]:
@@ -79,6 +108,7 @@ def put_back(path: Path) -> None:
     if os.environ.get(DVC_STAGE_ENV):
         from dvc.exceptions import DvcException
 
+        wait_for_restore()
         shutil.rmtree(path, ignore_errors=True)
         with contextlib.suppress(DvcException, OSError):
             restore_outputs()

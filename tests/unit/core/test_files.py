@@ -12,6 +12,7 @@ from mnist_dvc.core.files import (
     all_or_nothing,
     atomic_dir,
     atomic_path,
+    before_first_replace,
     read_arrays,
     read_json,
     write_arrays,
@@ -162,3 +163,22 @@ def test_a_stop_lost_before_all_or_nothing_ends_replaces_nothing(tmp_path, monke
         lost_stop()
     assert set(contents(tmp_path).values()) == {'{\n  "version": 1\n}\n', "version 1", "version 1\n"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "plots", "predictions.csv"]
+
+
+def test_the_first_output_put_in_place_waits_for_what_must_come_first_and_later_ones_do_not(tmp_path):
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    waited = []
+    before_first_replace(lambda: waited.append(first.exists()))
+    write_text(first, "new")
+    write_text(second, "new")
+    assert waited == [False]
+
+
+def test_a_wait_that_fails_puts_nothing_in_place_and_leaves_no_temp(tmp_path):
+    def stopped():
+        raise KeyboardInterrupt
+
+    before_first_replace(stopped)
+    with pytest.raises(KeyboardInterrupt):
+        write_text(tmp_path / "out.txt", "new")
+    assert list(tmp_path.iterdir()) == []
