@@ -19,7 +19,7 @@ When the reference row runs, the FLOP floor of its multiplies (bench/floor.py) i
 with the goals of docs/recipes.md, each met or not and by how much, from this run's own figures: a test accuracy
 within a multiple of the seed script's wall time (with --anchors), and the reference's fit against its floor.
 
-    dvc repro prepare                                # once, in a fresh clone: the rows run every stage after it
+    dvc repro prepare                                # once, in a fresh clone: the rows run every stage but it
     python -m bench.experiments                      # every row; the CNN recipes take minutes each on 2 cores
     python -m bench.experiments --only relu wide     # some of them
     python -m bench.experiments --anchors --only reference cnn-fast cnn-fast-augment
@@ -195,7 +195,7 @@ def reference_floor(env: dict[str, str]) -> float:
 
 
 def check_prepared() -> None:
-    """Every row runs from train down, on the prepared splits of the workspace."""
+    """Every row runs every stage but prepare, on the prepared splits of the workspace."""
     missing = [str(path) for path in map(paths.prepared_split, SPLITS) if not path.is_file()]
     if missing:
         raise BenchError(f"{', '.join(missing)}: not found; run `dvc repro prepare` first")
