@@ -24,6 +24,16 @@ _NOT_COPIED_AT_TOP = {".git", ".venv", ".dvc", "data", "models", "metrics", "plo
 _NOT_COPIED = {"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", "dvc_plots", ".artifacts"}
 
 
+def stage_outputs(stage: dict) -> dict[str, dict]:
+    """A stage of dvc.yaml's outputs of every kind (outs, metrics, plots): each path and its options ({} if none)."""
+    return {
+        path: options or {}
+        for kind in ("outs", "metrics", "plots")
+        for entry in stage.get(kind, [])
+        for path, options in (entry.items() if isinstance(entry, dict) else [(entry, {})])
+    }
+
+
 def _not_copied(directory: str, names: list[str]) -> list[str]:
     at_top = Path(directory) == PROJECT_ROOT
     return [name for name in names if name in _NOT_COPIED or (at_top and name in _NOT_COPIED_AT_TOP)]

@@ -13,7 +13,7 @@ import yaml
 
 from mnist_dvc.core import paths, results
 from mnist_dvc.report.figures import SCORE_AXIS_FLOORS
-from tests.helpers.project import PROJECT_ROOT
+from tests.helpers.project import PROJECT_ROOT, stage_outputs
 
 PIPELINE = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
 LIBRARY = "mnist_dvc"
@@ -166,12 +166,7 @@ def test_the_confusion_matrix_is_oriented_as_the_figure():
 
 
 def declared_outputs() -> set[str]:
-    return {
-        next(iter(entry)) if isinstance(entry, dict) else entry
-        for stage in PIPELINE["stages"].values()
-        for kind in ("outs", "metrics", "plots")
-        for entry in stage.get(kind, [])
-    }
+    return {path for stage in PIPELINE["stages"].values() for path in stage_outputs(stage)}
 
 
 def test_every_plot_is_a_stage_output():

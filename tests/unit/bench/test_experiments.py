@@ -20,7 +20,7 @@ from bench.experiments import (
     table,
 )
 from mnist_dvc.core.prepared import Split
-from tests.helpers.project import PROJECT_ROOT
+from tests.helpers.project import PROJECT_ROOT, stage_outputs
 
 RESULTS = {
     SEED_SCRIPT: {"wall_s": 40.0, "fit_s": 30.0, "test": {"accuracy": 0.9731}},
@@ -48,12 +48,7 @@ def rerun_by_a_recipe(pipeline: dict) -> list[str]:
         deps_written = any(dep == out or dep.startswith(f"{out}/") for dep in stage.get("deps", []) for out in written)
         if reads_train or deps_written:
             rerun.append(name)
-            outs = [
-                out if isinstance(out, dict) else {out: {}}
-                for kind in ("outs", "metrics", "plots")
-                for out in stage.get(kind, [])
-            ]
-            written += [path for out in outs for path, options in out.items() if not (options or {}).get("persist")]
+            written += [path for path, options in stage_outputs(stage).items() if not options.get("persist")]
     return rerun
 
 
