@@ -4,6 +4,7 @@ It reads files only: it neither trains nor runs the model, and imports no Tensor
 plotting param reruns this stage alone, in seconds.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ class Run:
     per_class: dict[str, dict[str, float]]
 
 
-# One entry per PNG (plots/<name>.png); each figure is drawn, written and freed before the next.
+# One entry per PNG (plots/<name>.png), written by figures.save_pngs.
 FIGURES: dict[str, Callable[[Run, Params], Figure]] = {
     "sample_images": lambda run, params: figures.sample_grid(
         run.train.images, run.train.labels, run.train.classes, params.visualize.sample_images, params.seed
@@ -83,8 +84,8 @@ def main() -> None:
     print(f"visualize: drawing {len(FIGURES)} figures into {paths.PLOTS_DIR}/: {', '.join(FIGURES)}")
     # The figures replace the old ones as a set, so the folder never mixes two runs.
     with atomic_dir(paths.PLOTS_DIR) as directory:
-        for name, draw in FIGURES.items():
-            figures.save_png(draw(run, params), directory / f"{name}.png", params.visualize.dpi)
+        drawings = {name: functools.partial(draw, run, params) for name, draw in FIGURES.items()}
+        figures.save_pngs(drawings, directory, params.visualize.dpi)
 
 
 if __name__ == "__main__":

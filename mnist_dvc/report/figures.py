@@ -1,4 +1,5 @@
-"""The report's figures: one function per figure, each returning a matplotlib Figure, and save_png to write one.
+"""The report's figures: one function per figure, each returning a matplotlib Figure, and save_png to write one,
+save_pngs to write a set of them.
 
 Figures are drawn on the Agg canvas directly, never through pyplot, so no GUI backend or global figure state
 is involved. They share one seaborn style and palette, so that the set reads as one report.
@@ -6,6 +7,9 @@ is involved. They share one seaborn style and palette, so that the set reads as 
 
 import functools
 import math
+import os
+import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -58,6 +62,50 @@ def save_png(figure: Figure, path: Path, dpi: int) -> None:
     """Write a figure as a PNG, atomically and without a Software tag: the same figure always gives the same bytes."""
     with atomic_path(path) as temp:
         figure.savefig(temp, format="png", dpi=dpi, metadata={"Software": None})
+
+
+def save_pngs(drawings: Mapping[str, Callable[[], Figure]], directory: Path, dpi: int) -> None:
+    """Draw each figure and write it as directory/<name>.png, freeing it before the next: every other one in a copy of
+    this process forked for them, on another core, where the system can fork. The same bytes in about half the time:
+    drawing a figure is Python, which one process runs on one core at a time."""
+    names = list(drawings)
+
+    def save(own: list[str]) -> None:
+        for name in own:
+            save_png(drawings[name](), directory / f"{name}.png", dpi)
+
+    if not hasattr(os, "fork") or len(names) < 2:
+        save(names)
+        return
+    forked = names[1::2]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        _run_forked(lambda: save(forked))
+    try:
+        save(names[0::2])
+    finally:
+        _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"drawing {', '.join(forked)} failed, in a process of its own: its error is above")
+
+
+def _run_forked(work: Callable[[], None]) -> None:
+    """In a forked child: do the work and leave at once, never returning into the parent's code (its with-blocks and
+    exit handlers are the parent's to run)."""
+    code = 0
+    try:
+        work()
+    except KeyboardInterrupt:  # Ctrl-C reaches both processes: the parent reports it
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _image_grid(

@@ -1,5 +1,7 @@
 """Each figure, drawn from tiny generated data, is a valid, non-blank PNG of a sensible size."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,43 @@ def test_training_curves_count_epochs_from_1_in_whole_numbers():
         assert ax.lines[0].get_xdata().tolist() == [1, 2, 3]
         ticks = [tick for tick in ax.get_xticks() if 1 <= tick <= 3]
         assert ticks == [1, 2, 3]
+
+
+def drawn_where(names: list[str], log) -> dict:
+    """Drawings of DRAWINGS that note the process that drew them in log, one line each."""
+
+    def drawing(name: str):
+        def draw():
+            with open(log, "a") as out:
+                out.write(f"{name} {os.getpid()}\n")
+            return DRAWINGS[name]()
+
+        return draw
+
+    return {name: drawing(name) for name in names}
+
+
+def test_a_set_of_figures_is_drawn_in_two_processes_with_the_bytes_of_one_at_a_time(tmp_path):
+    names = ["label_histogram", "prediction_pie", "per_class_scores"]
+    (tmp_path / "set").mkdir()
+    figures.save_pngs(drawn_where(names, tmp_path / "log"), tmp_path / "set", DPI)
+    for name in names:
+        figures.save_png(DRAWINGS[name](), tmp_path / f"{name}.png", DPI)
+        assert (tmp_path / "set" / f"{name}.png").read_bytes() == (tmp_path / f"{name}.png").read_bytes()
+    drawn_by = dict(line.split() for line in (tmp_path / "log").read_text().splitlines())
+    assert drawn_by["label_histogram"] == drawn_by["per_class_scores"] == str(os.getpid())
+    assert drawn_by["prediction_pie"] != str(os.getpid())
+
+
+def test_a_figure_that_fails_in_the_forked_process_fails_the_set_by_name(tmp_path):
+    drawings = {"first": DRAWINGS["label_histogram"], "second": lambda: 1 / 0}
+    with pytest.raises(RuntimeError, match="drawing second failed"):
+        figures.save_pngs(drawings, tmp_path, DPI)
+    assert (tmp_path / "first.png").is_file()
+
+
+def test_where_the_system_cannot_fork_every_figure_is_drawn_here(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "fork")
+    figures.save_pngs(drawn_where(["label_histogram", "prediction_pie"], tmp_path / "log"), tmp_path, DPI)
+    assert {line.split()[1] for line in (tmp_path / "log").read_text().splitlines()} == {str(os.getpid())}
+    assert (tmp_path / "prediction_pie.png").is_file()
