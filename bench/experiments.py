@@ -1,7 +1,8 @@
 """Run the experiments table of docs/recipes.md on the real data and print it as Markdown.
 
-Each row is a recipe of conf/recipe/, run as one `dvc exp run --temp -S recipe=NAME` from the committed params
-(the workspace is left as it was); the stages that a recipe's run runs are forced, so the reference trains too. The CNN
+Each row is a recipe of conf/recipe/, run as the README runs one, `dvc exp run -S recipe=NAME`, in the workspace of a
+scratch clone of the last commit that shares this one's DVC cache (this workspace is left as it was, and the rows'
+experiments are pushed back to it); the stages that a recipe's run runs are forced, so the reference trains too. The CNN
 recipes form a ladder, each building on the one before (its `defaults:`), and the table shows only the params
 each one changes. Training time is the train stage's own fit time, which the stage records in the file that
 MNIST_TIMINGS names (mnist_dvc/core/stage.py); wall time is the whole `dvc exp run`, DVC and the other stages
@@ -37,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.harness import BenchError, base_env, check_data_dir, median, read_timing, time_floor, venv_bin
+from bench.harness import BenchError, base_env, check_data_dir, git, median, read_timing, time_floor, venv_bin
 from mnist_dvc.core import paths
 from mnist_dvc.core.params import compose
 from mnist_dvc.core.prepared import read_split
@@ -130,18 +131,44 @@ def command(recipe: str) -> list[str]:
     """The stages that a recipe's `dvc exp run` runs, each forced, so that every row, the reference included, trains
     and is timed as a recipe is, whatever DVC's run-cache holds."""
     forced = ["--force", "--single-item", *RECIPE_RUN_STAGES]
-    return ["dvc", "exp", "run", "--temp", "-n", f"table-{recipe}", *forced, "-S", f"recipe={recipe}"]
+    return ["dvc", "exp", "run", "-n", experiment_name(recipe), *forced, "-S", f"recipe={recipe}"]
 
 
-def run_recipe(recipe: str, env: dict[str, str]) -> dict:
-    """Wall time of the recipe's `dvc exp run`, and the fit time its train stage recorded."""
-    # A rerun of the table replaces its experiments rather than clashing with them.
-    subprocess.run(["dvc", "exp", "remove", f"table-{recipe}"], capture_output=True, env=env)
+def experiment_name(recipe: str) -> str:
+    return f"table-{recipe}"
+
+
+def scratch_workspace(root: Path, env: dict[str, str]) -> Path:
+    """A clone of this repository's last commit at root, with this workspace's DVC cache as its own and the raw and
+    prepared data checked out of it: what a user's clone holds after `dvc repro prepare`."""
+    git(["clone", "-q", str(Path.cwd()), str(root)], Path.cwd())
+    cache = subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True, check=True, env=env).stdout.strip()
+    for dvc in (["cache", "dir", "--local", str(Path(cache).resolve())], ["checkout", "-q", "check", "prepare"]):
+        result = subprocess.run(["dvc", *dvc], cwd=root, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise BenchError(f"dvc {' '.join(dvc)} in a clone of this repository failed: {result.stderr.strip()}")
+    # DVC hashes the data it has not seen at this path once, here rather than in the first row's time.
+    subprocess.run(["dvc", "status"], cwd=root, capture_output=True, env=env)
+    return root
+
+
+def push_experiments(recipes: list[str], workspace: Path, env: dict[str, str]) -> None:
+    """The rows' experiments, from the scratch clone to this repository (`dvc exp show` lists them), replacing those
+    of an earlier run of the table."""
+    names = [experiment_name(recipe) for recipe in recipes]
+    push = ["dvc", "exp", "push", "-q", "--force", "--no-cache", "origin", *names]
+    result = subprocess.run(push, cwd=workspace, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise BenchError(f"{' '.join(push)}: {result.stderr.strip()}")
+
+
+def run_recipe(recipe: str, env: dict[str, str], workspace: Path) -> dict:
+    """Wall time of the recipe's `dvc exp run` in the workspace, and the fit time its train stage recorded."""
     with tempfile.TemporaryDirectory(prefix="mnist-experiments-") as temp:
         timings = Path(temp) / "timings.jsonl"
-        # The stage runs in DVC's temporary workspace: the file must be named by an absolute path.
         started = time.perf_counter()
-        result = subprocess.run(command(recipe), capture_output=True, text=True, env={**env, TIMINGS_ENV: str(timings)})
+        run_env = {**env, TIMINGS_ENV: str(timings)}
+        result = subprocess.run(command(recipe), cwd=workspace, capture_output=True, text=True, env=run_env)
         wall = time.perf_counter() - started
         fit = read_timing(timings, "train", "fit")
         packaging = [read_timing(timings, stage, "stage") for stage in PACKAGING_STAGES]
@@ -165,20 +192,21 @@ def run_anchor(name: str, data_dir: Path, env: dict[str, str]) -> dict:
     return {"wall_s": wall, "fit_s": report["fit_s"], "test": {"accuracy": report["test_accuracy"]}}
 
 
-def metrics_of(recipe: str, env: dict[str, str]) -> dict:
+def metrics_of(recipe: str, env: dict[str, str], workspace: Path) -> dict:
     """Test and validation metrics of an experiment, from `dvc exp show --json`."""
-    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True, env=env)
+    show = ["dvc", "exp", "show", "--json"]
+    shown = subprocess.run(show, cwd=workspace, capture_output=True, text=True, check=True, env=env)
     rows = json.loads(shown.stdout)
     for baseline in rows:
         for experiment in baseline.get("experiments") or []:
-            if experiment["name"] == f"table-{recipe}":
+            if experiment["name"] == experiment_name(recipe):
                 metrics = experiment["revs"][0]["data"]["metrics"]
                 return {
                     "test": metrics["metrics/test.json"]["data"]["test"],
                     "val": metrics["metrics/train.json"]["data"]["val"],
                     "robustness": metrics["metrics/robustness.json"]["data"]["robustness"],
                 }
-    sys.exit(f"experiments: table-{recipe} is missing from dvc exp show")
+    sys.exit(f"experiments: {experiment_name(recipe)} is missing from dvc exp show")
 
 
 def reference_floor(env: dict[str, str]) -> float:
@@ -201,9 +229,12 @@ def check_prepared() -> None:
         raise BenchError(f"{', '.join(missing)}: not found; run `dvc repro prepare` first")
 
 
-def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, str]) -> tuple[dict, list[float]]:
+def run_all(
+    recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, str], workspace: Path
+) -> tuple[dict, list[float]]:
     """Every row's results, and the seed script's wall times: with anchors, it runs first and after every row.
-    env runs the project environment's dvc, whatever PATH the script was started with."""
+    env runs the project environment's dvc, whatever PATH the script was started with; the recipes run in
+    workspace."""
     results, seed_runs = {}, []
 
     def seed_script() -> None:
@@ -217,7 +248,11 @@ def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, st
         seed_script()
     for recipe in recipes:
         print(f"running: {' '.join(command(recipe))}", file=sys.stderr, flush=True)
-        results[recipe] = {**run_recipe(recipe, env), **metrics_of(recipe, env), "changes": changes(recipe)}
+        results[recipe] = {
+            **run_recipe(recipe, env, workspace),
+            **metrics_of(recipe, env, workspace),
+            "changes": changes(recipe),
+        }
         if recipe == "reference":
             print("running: python -m bench.floor, at the reference's shapes", file=sys.stderr, flush=True)
             results[recipe]["floor_s"] = reference_floor(env)
@@ -342,9 +377,13 @@ def main() -> None:
             raise BenchError(f"--json {args.json}: no folder {args.json.parent} to write it in")
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
+    recipes = args.only or list(TABLE)
     load = os.getloadavg()
     try:
-        results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data, env)
+        with tempfile.TemporaryDirectory(prefix="mnist-experiments-") as temp:
+            workspace = scratch_workspace(Path(temp) / "project", env)
+            results, seed_walls = run_all(recipes, args.anchors, args.data, env, workspace)
+            push_experiments(recipes, workspace, env)
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
     print(table(results, args.anchors))

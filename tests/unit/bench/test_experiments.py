@@ -13,14 +13,18 @@ from bench.experiments import (
     command,
     goals,
     main,
+    metrics_of,
+    push_experiments,
     reference_floor,
     robustness_table,
     run_all,
+    run_recipe,
+    scratch_workspace,
     seed_row,
     table,
 )
 from mnist_dvc.core.prepared import Split
-from tests.helpers.project import PROJECT_ROOT, stage_outputs
+from tests.helpers.project import PROJECT_ROOT, copy_of_reproduced, project_env, run, stage_outputs
 
 RESULTS = {
     SEED_SCRIPT: {"wall_s": 40.0, "fit_s": 30.0, "test": {"accuracy": 0.9731}},
@@ -202,16 +206,40 @@ def test_with_anchors_the_seed_script_runs_between_the_rows_and_its_median_row_c
         wall = next(walls)
         return {"wall_s": wall, "fit_s": wall - 8, "test": {"accuracy": 0.9731}}
 
-    def recipe(name, env):
+    def recipe(name, env, workspace):
         ran.append(name)
         return {"wall_s": 60.0, "fit_s": 30.0, "without_packaging_s": 50.0}
 
     monkeypatch.setattr("bench.experiments.run_anchor", anchor)
     monkeypatch.setattr("bench.experiments.run_recipe", recipe)
-    monkeypatch.setattr("bench.experiments.metrics_of", lambda name, env: {})
+    monkeypatch.setattr("bench.experiments.metrics_of", lambda name, env, workspace: {})
     monkeypatch.setattr("bench.experiments.changes", lambda name: [])
-    results, seed_walls = run_all(["cnn-fast"], anchors=True, data_dir=None, env={})
+    results, seed_walls = run_all(["cnn-fast"], anchors=True, data_dir=None, env={}, workspace=None)
     assert ran == [SEED_SCRIPT, KERAS_EXAMPLE, SEED_SCRIPT, "cnn-fast", SEED_SCRIPT]
     assert seed_walls == [45.6, 38.5, 39.6]
     assert list(results) == [SEED_SCRIPT, KERAS_EXAMPLE, "cnn-fast"]
     assert results[SEED_SCRIPT]["wall_s"] == 39.6 and results[SEED_SCRIPT]["fit_s"] == pytest.approx(31.6)
+
+
+@pytest.mark.e2e
+def test_a_row_runs_in_a_clone_sharing_the_dvc_cache_and_its_experiment_comes_back(
+    tmp_path_factory, tmp_path, monkeypatch
+):
+    root = tmp_path / "project"
+    copy_of_reproduced(tmp_path_factory, root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "reproduced"], root)
+    monkeypatch.chdir(root)
+    env = project_env()
+    workspace = scratch_workspace(tmp_path / "clone", env)
+    for split in ("train", "val", "test"):
+        path = f"data/prepared/{split}.npz"
+        assert (workspace / path).read_bytes() == (root / path).read_bytes()
+    assert run(["dvc", "cache", "dir"], workspace).stdout.strip() == str(root / ".dvc/cache")
+
+    row = run_recipe("relu", env, workspace)
+    assert 0 < row["fit_s"] < row["without_packaging_s"] < row["wall_s"]
+    assert 0 <= metrics_of("relu", env, workspace)["test"]["accuracy"] <= 1
+    push_experiments(["relu"], workspace, env)
+    assert run(["dvc", "exp", "list", "--name-only"], root).stdout.split() == ["table-relu"]
+    assert not run(["git", "status", "--porcelain"], root).stdout
