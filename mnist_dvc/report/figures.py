@@ -65,16 +65,17 @@ def save_png(figure: Figure, path: Path, dpi: int) -> None:
 
 
 def save_pngs(drawings: Mapping[str, Callable[[], Figure]], directory: Path, dpi: int) -> None:
-    """Draw each figure and write it as directory/<name>.png, freeing it before the next: every other one in a copy of
-    this process forked for them, on another core, where the system can fork. The same bytes in about half the time:
-    drawing a figure is Python, which one process runs on one core at a time."""
+    """Draw each figure and write it as directory/<name>.png, freeing it before the next: on Linux every other one in a
+    copy of this process forked for them, on another core. The same bytes in about half the time: drawing a figure is
+    Python, which one process runs on one core at a time. (Elsewhere, forking a process that has loaded the system's
+    libraries is not safe: macOS's Python no longer does it by default.)"""
     names = list(drawings)
 
     def save(own: list[str]) -> None:
         for name in own:
             save_png(drawings[name](), directory / f"{name}.png", dpi)
 
-    if not hasattr(os, "fork") or len(names) < 2:
+    if sys.platform != "linux" or len(names) < 2:
         save(names)
         return
     forked = names[1::2]
