@@ -1,12 +1,13 @@
 """Run the experiments table of docs/recipes.md on the real data and print it as Markdown.
 
-Each row is a recipe of conf/recipe/, run as the README runs one, `dvc exp run -S recipe=NAME`, in the workspace of a
-scratch clone of the last commit that shares this one's DVC cache (this workspace is left as it was, and the rows'
-experiments are pushed back to it); the stages that a recipe's run runs are forced, so the reference trains too. The CNN
-recipes form a ladder, each building on the one before (its `defaults:`), and the table shows only the params
-each one changes. Training time is the train stage's own fit time, which the stage records in the file that
-MNIST_TIMINGS names (mnist_dvc/core/stage.py); wall time is the whole `dvc exp run`, DVC and the other stages
-included.
+Each row is a recipe of conf/recipe/, run as the README runs one, `dvc exp run -S recipe=NAME`, in a fresh clone of
+the last commit that holds the raw and prepared data (pulled from this workspace's DVC cache) and nothing else: no
+other output and no run-cache to restore a stage from, so the row runs every stage that a recipe changes, as in a
+user's clone after `dvc repro prepare` (the reference, whose params are the committed ones, every stage from train
+on). This workspace is left as it was, and each row's experiment is pushed back to it. The CNN recipes form a
+ladder, each building on the one before (its `defaults:`), and the table shows only the params each one changes.
+Training time is the train stage's own fit time, which the stage records in the file that MNIST_TIMINGS names
+(mnist_dvc/core/stage.py); wall time is the whole `dvc exp run`, DVC and the other stages included.
 
 With --anchors, the two scripts that the recipes are held against are timed in the same benchmark run: the seed's MLP
 (bench/reference.py) and Keras' "Simple MNIST convnet" example (bench/keras_example.py). The seed script runs first
@@ -27,6 +28,7 @@ within a multiple of the seed script's wall time (with --anchors), and the refer
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -70,9 +73,6 @@ SPLITS = ("train", "val", "test")
 # The scripts of --anchors: the seed's MLP, and Keras' own example, each run as `python -m MODULE DATA_DIR`.
 SEED_SCRIPT, KERAS_EXAMPLE = "seed script", "Keras example"
 ANCHORS = {SEED_SCRIPT: "bench.reference", KERAS_EXAMPLE: "bench.keras_example"}
-# What `dvc exp run -S recipe=NAME` runs: check, which reads the whole of params.yaml, then train and every stage after
-# it; not prepare, whose params (seed, prepare) no recipe changes.
-RECIPE_RUN_STAGES = ("check", "train", "evaluate", "visualize", "export", "card")
 # The stages that `dvc repro visualize` leaves out: their time is shown apart.
 PACKAGING_STAGES = ("export", "card")
 # The goals of accuracy per second: a test accuracy, reached within this many times the seed script's wall time.
@@ -128,42 +128,45 @@ def _value(value: object) -> str:
 
 
 def command(recipe: str) -> list[str]:
-    """The stages that a recipe's `dvc exp run` runs, each forced, so that every row, the reference included, trains
-    and is timed as a recipe is, whatever DVC's run-cache holds."""
-    forced = ["--force", "--single-item", *RECIPE_RUN_STAGES]
-    return ["dvc", "exp", "run", "-n", experiment_name(recipe), *forced, "-S", f"recipe={recipe}"]
+    """A recipe's run as the README gives it, named so that the table finds its experiment."""
+    return ["dvc", "exp", "run", "-n", experiment_name(recipe), "-S", f"recipe={recipe}"]
 
 
 def experiment_name(recipe: str) -> str:
     return f"table-{recipe}"
 
 
-def scratch_workspace(root: Path, env: dict[str, str]) -> Path:
-    """A clone of this repository's last commit at root, with this workspace's DVC cache as its own and the raw and
-    prepared data checked out of it: what a user's clone holds after `dvc repro prepare`."""
-    git(["clone", "-q", str(Path.cwd()), str(root)], Path.cwd())
-    cache = subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True, check=True, env=env).stdout.strip()
-    for dvc in (["cache", "dir", "--local", str(Path(cache).resolve())], ["checkout", "-q", "check", "prepare"]):
-        result = subprocess.run(["dvc", *dvc], cwd=root, capture_output=True, text=True, env=env)
-        if result.returncode != 0:
-            raise BenchError(f"dvc {' '.join(dvc)} in a clone of this repository failed: {result.stderr.strip()}")
-    # DVC hashes the data it has not seen at this path once, here rather than in the first row's time.
-    subprocess.run(["dvc", "status"], cwd=root, capture_output=True, env=env)
-    return root
+@contextlib.contextmanager
+def fresh_clone(env: dict[str, str]) -> Iterator[Path]:
+    """A clone of this repository's last commit with the raw and prepared data pulled from this workspace's DVC cache
+    into a cache of its own, removed after."""
+    with tempfile.TemporaryDirectory(prefix="mnist-experiments-") as temp:
+        root = Path(temp) / "project"
+        git(["clone", "-q", str(Path.cwd()), str(root)], Path.cwd())
+        cache = _dvc(["cache", "dir"], Path.cwd(), env).strip()
+        _dvc(["remote", "add", "--local", "--default", "workspace", cache], root, env)
+        _dvc(["pull", "-q", "check", "prepare"], root, env)
+        # DVC hashes the data it has not seen at this path once, here rather than in the row's time.
+        subprocess.run(["dvc", "status"], cwd=root, capture_output=True, env=env)
+        yield root
 
 
-def push_experiments(recipes: list[str], workspace: Path, env: dict[str, str]) -> None:
-    """The rows' experiments, from the scratch clone to this repository (`dvc exp show` lists them), replacing those
-    of an earlier run of the table."""
-    names = [experiment_name(recipe) for recipe in recipes]
-    push = ["dvc", "exp", "push", "-q", "--force", "--no-cache", "origin", *names]
-    result = subprocess.run(push, cwd=workspace, capture_output=True, text=True, env=env)
+def _dvc(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    result = subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        raise BenchError(f"{' '.join(push)}: {result.stderr.strip()}")
+        raise BenchError(f"dvc {' '.join(args)} in {cwd} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def push_experiment(recipe: str, workspace: Path, env: dict[str, str]) -> None:
+    """The row's experiment, from its clone to this repository (`dvc exp show` lists it), replacing the one of an
+    earlier run of the table."""
+    _dvc(["exp", "push", "-q", "--force", "--no-cache", "origin", experiment_name(recipe)], workspace, env)
 
 
 def run_recipe(recipe: str, env: dict[str, str], workspace: Path) -> dict:
-    """Wall time of the recipe's `dvc exp run` in the workspace, and the fit time its train stage recorded."""
+    """Wall time of the recipe's `dvc exp run` in the workspace, the fit time its train stage recorded, and the
+    stages that DVC ran."""
     with tempfile.TemporaryDirectory(prefix="mnist-experiments-") as temp:
         timings = Path(temp) / "timings.jsonl"
         started = time.perf_counter()
@@ -177,7 +180,8 @@ def run_recipe(recipe: str, env: dict[str, str], workspace: Path) -> dict:
         sys.exit(f"experiments: {recipe} failed:\n{output[-4000:]}")
     if fit is None or None in packaging:
         sys.exit(f"experiments: {recipe}: the stages recorded no time in {TIMINGS_ENV}:\n{output[-4000:]}")
-    return {"wall_s": wall, "fit_s": fit, "without_packaging_s": wall - sum(packaging)}
+    stages = [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
+    return {"wall_s": wall, "fit_s": fit, "without_packaging_s": wall - sum(packaging), "stages": stages}
 
 
 def run_anchor(name: str, data_dir: Path, env: dict[str, str]) -> dict:
@@ -229,12 +233,9 @@ def check_prepared() -> None:
         raise BenchError(f"{', '.join(missing)}: not found; run `dvc repro prepare` first")
 
 
-def run_all(
-    recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, str], workspace: Path
-) -> tuple[dict, list[float]]:
+def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, str]) -> tuple[dict, list[float]]:
     """Every row's results, and the seed script's wall times: with anchors, it runs first and after every row.
-    env runs the project environment's dvc, whatever PATH the script was started with; the recipes run in
-    workspace."""
+    env runs the project environment's dvc, whatever PATH the script was started with."""
     results, seed_runs = {}, []
 
     def seed_script() -> None:
@@ -248,11 +249,13 @@ def run_all(
         seed_script()
     for recipe in recipes:
         print(f"running: {' '.join(command(recipe))}", file=sys.stderr, flush=True)
-        results[recipe] = {
-            **run_recipe(recipe, env, workspace),
-            **metrics_of(recipe, env, workspace),
-            "changes": changes(recipe),
-        }
+        with fresh_clone(env) as workspace:
+            results[recipe] = {
+                **run_recipe(recipe, env, workspace),
+                **metrics_of(recipe, env, workspace),
+                "changes": changes(recipe),
+            }
+            push_experiment(recipe, workspace, env)
         if recipe == "reference":
             print("running: python -m bench.floor, at the reference's shapes", file=sys.stderr, flush=True)
             results[recipe]["floor_s"] = reference_floor(env)
@@ -377,13 +380,9 @@ def main() -> None:
             raise BenchError(f"--json {args.json}: no folder {args.json.parent} to write it in")
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
-    recipes = args.only or list(TABLE)
     load = os.getloadavg()
     try:
-        with tempfile.TemporaryDirectory(prefix="mnist-experiments-") as temp:
-            workspace = scratch_workspace(Path(temp) / "project", env)
-            results, seed_walls = run_all(recipes, args.anchors, args.data, env, workspace)
-            push_experiments(recipes, workspace, env)
+        results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data, env)
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
     print(table(results, args.anchors))

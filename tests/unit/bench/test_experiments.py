@@ -1,5 +1,6 @@
 """The experiments table: the anchors' rows and the ratios to them, and the robustness table."""
 
+import contextlib
 import sys
 
 import numpy as np
@@ -8,18 +9,17 @@ import yaml
 
 from bench.experiments import (
     KERAS_EXAMPLE,
-    RECIPE_RUN_STAGES,
     SEED_SCRIPT,
     command,
+    fresh_clone,
     goals,
     main,
     metrics_of,
-    push_experiments,
+    push_experiment,
     reference_floor,
     robustness_table,
     run_all,
     run_recipe,
-    scratch_workspace,
     seed_row,
     table,
 )
@@ -56,12 +56,8 @@ def rerun_by_a_recipe(pipeline: dict) -> list[str]:
     return rerun
 
 
-def test_each_row_forces_the_stages_a_recipe_reruns_and_no_other():
-    pipeline = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
-    assert list(RECIPE_RUN_STAGES) == rerun_by_a_recipe(pipeline)
-    run = command("cnn-fast")
-    assert run[run.index("--single-item") + 1 :] == [*RECIPE_RUN_STAGES, "-S", "recipe=cnn-fast"]
-    assert "--force" in run and "--downstream" not in run
+def test_each_row_is_the_readme_s_command_for_its_recipe_named_for_the_table():
+    assert command("cnn-fast") == ["dvc", "exp", "run", "-n", "table-cnn-fast", "-S", "recipe=cnn-fast"]
 
 
 def test_every_wall_time_is_a_ratio_to_both_anchors():
@@ -214,7 +210,9 @@ def test_with_anchors_the_seed_script_runs_between_the_rows_and_its_median_row_c
     monkeypatch.setattr("bench.experiments.run_recipe", recipe)
     monkeypatch.setattr("bench.experiments.metrics_of", lambda name, env, workspace: {})
     monkeypatch.setattr("bench.experiments.changes", lambda name: [])
-    results, seed_walls = run_all(["cnn-fast"], anchors=True, data_dir=None, env={}, workspace=None)
+    monkeypatch.setattr("bench.experiments.fresh_clone", lambda env: contextlib.nullcontext(None))
+    monkeypatch.setattr("bench.experiments.push_experiment", lambda name, workspace, env: None)
+    results, seed_walls = run_all(["cnn-fast"], anchors=True, data_dir=None, env={})
     assert ran == [SEED_SCRIPT, KERAS_EXAMPLE, SEED_SCRIPT, "cnn-fast", SEED_SCRIPT]
     assert seed_walls == [45.6, 38.5, 39.6]
     assert list(results) == [SEED_SCRIPT, KERAS_EXAMPLE, "cnn-fast"]
@@ -222,7 +220,7 @@ def test_with_anchors_the_seed_script_runs_between_the_rows_and_its_median_row_c
 
 
 @pytest.mark.e2e
-def test_a_row_runs_in_a_clone_sharing_the_dvc_cache_and_its_experiment_comes_back(
+def test_a_row_runs_every_stage_a_recipe_changes_in_a_fresh_clone_and_its_experiment_comes_back(
     tmp_path_factory, tmp_path, monkeypatch
 ):
     root = tmp_path / "project"
@@ -231,15 +229,16 @@ def test_a_row_runs_in_a_clone_sharing_the_dvc_cache_and_its_experiment_comes_ba
     run(["git", "commit", "-qm", "reproduced"], root)
     monkeypatch.chdir(root)
     env = project_env()
-    workspace = scratch_workspace(tmp_path / "clone", env)
-    for split in ("train", "val", "test"):
-        path = f"data/prepared/{split}.npz"
-        assert (workspace / path).read_bytes() == (root / path).read_bytes()
-    assert run(["dvc", "cache", "dir"], workspace).stdout.strip() == str(root / ".dvc/cache")
-
-    row = run_recipe("relu", env, workspace)
-    assert 0 < row["fit_s"] < row["without_packaging_s"] < row["wall_s"]
-    assert 0 <= metrics_of("relu", env, workspace)["test"]["accuracy"] <= 1
-    push_experiments(["relu"], workspace, env)
+    with fresh_clone(env) as workspace:
+        for split in ("train", "val", "test"):
+            path = f"data/prepared/{split}.npz"
+            assert (workspace / path).read_bytes() == (root / path).read_bytes()
+        assert not (workspace / "models/model.keras").exists()
+        row = run_recipe("relu", env, workspace)
+        assert row["stages"] == rerun_by_a_recipe(yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text()))
+        assert 0 < row["fit_s"] < row["without_packaging_s"] < row["wall_s"]
+        assert 0 <= metrics_of("relu", env, workspace)["test"]["accuracy"] <= 1
+        push_experiment("relu", workspace, env)
+    assert not workspace.exists()
     assert run(["dvc", "exp", "list", "--name-only"], root).stdout.split() == ["table-relu"]
     assert not run(["git", "status", "--porcelain"], root).stdout
