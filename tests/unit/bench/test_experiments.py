@@ -60,6 +60,11 @@ def test_each_row_is_the_readme_s_command_for_its_recipe_named_for_the_table():
     assert command("cnn-fast") == ["dvc", "exp", "run", "-n", "table-cnn-fast", "-S", "recipe=cnn-fast"]
 
 
+def test_the_reference_whose_params_are_committed_is_forced_from_train_down():
+    run = command("reference")
+    assert run[run.index("--force") :] == ["--force", "--downstream", "train", "-S", "recipe=reference"]
+
+
 def test_every_wall_time_is_a_ratio_to_both_anchors():
     lines = table(RESULTS, anchors=True).splitlines()
     assert lines[0].endswith("| × seed script | × Keras example |") and len(lines) == 5
