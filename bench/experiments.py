@@ -12,7 +12,8 @@ Training time is the train stage's own fit time, which the stage records in the 
 With --anchors, the two scripts that the recipes are held against are timed in the same benchmark run: the seed's MLP
 (bench/reference.py) and Keras' "Simple MNIST convnet" example (bench/keras_example.py). The seed script runs first
 and again after every other row, so that its runs alternate with theirs; its row gives the median of its runs' figures,
-and each row's wall time is also given as a ratio to that median and to the Keras example's. A recipe's time is also
+and each row's wall time is also given as a ratio to that median and to the Keras example's. Every timed run, anchors
+and rows alike, starts after --settle seconds of idle. A recipe's time is also
 given without its export and card stages (their own durations, as the stages record them), which a learner's
 `dvc repro visualize` leaves out. A second table gives each recipe's accuracy on the changed test images of
 metrics/robustness.json.
@@ -146,8 +147,8 @@ def fresh_clone(env: dict[str, str]) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="mnist-experiments-") as temp:
         root = Path(temp) / "project"
         git(["clone", "-q", str(Path.cwd()), str(root)], Path.cwd())
-        cache = _dvc(["cache", "dir"], Path.cwd(), env).strip()
-        _dvc(["remote", "add", "--local", "--default", "workspace", cache], root, env)
+        cache = Path(_dvc(["cache", "dir"], Path.cwd(), env).strip()).resolve()
+        _dvc(["remote", "add", "--local", "--default", "workspace", str(cache)], root, env)
         _dvc(["pull", "-q", "check", "prepare"], root, env)
         # DVC hashes the data it has not seen at this path once, here rather than in the row's time.
         subprocess.run(["dvc", "status"], cwd=root, capture_output=True, env=env)
@@ -236,23 +237,29 @@ def check_prepared() -> None:
         raise BenchError(f"{', '.join(missing)}: not found; run `dvc repro prepare` first")
 
 
-def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, str]) -> tuple[dict, list[float]]:
+def run_all(
+    recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, str], settle: float
+) -> tuple[dict, list[float]]:
     """Every row's results, and the seed script's wall times: with anchors, it runs first and after every row.
-    env runs the project environment's dvc, whatever PATH the script was started with."""
+    env runs the project environment's dvc, whatever PATH the script was started with. Each timed run starts after
+    settle seconds of idle, so that none starts on cores still slowed by the one before."""
     results, seed_runs = {}, []
 
     def seed_script() -> None:
         print(f"running: {SEED_SCRIPT} ({ANCHORS[SEED_SCRIPT]})", file=sys.stderr, flush=True)
+        time.sleep(settle)
         seed_runs.append(run_anchor(SEED_SCRIPT, data_dir, env))
 
     if anchors:
         seed_script()
         print(f"running: {KERAS_EXAMPLE} ({ANCHORS[KERAS_EXAMPLE]})", file=sys.stderr, flush=True)
+        time.sleep(settle)
         results[KERAS_EXAMPLE] = run_anchor(KERAS_EXAMPLE, data_dir, env)
         seed_script()
     for recipe in recipes:
         print(f"running: {' '.join(command(recipe))}", file=sys.stderr, flush=True)
         with fresh_clone(env) as workspace:
+            time.sleep(settle)
             results[recipe] = {
                 **run_recipe(recipe, env, workspace),
                 **metrics_of(recipe, env, workspace),
@@ -261,6 +268,7 @@ def run_all(recipes: list[str], anchors: bool, data_dir: Path, env: dict[str, st
             push_experiment(recipe, workspace, env)
         if recipe == "reference":
             print("running: python -m bench.floor, at the reference's shapes", file=sys.stderr, flush=True)
+            time.sleep(settle)
             results[recipe]["floor_s"] = reference_floor(env)
         if anchors:
             seed_script()
@@ -372,6 +380,14 @@ def main() -> None:
         "--data", type=Path, default=Path("data/raw/mnist"), help="the MNIST files for --anchors (default: %(default)s)"
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="idle seconds before each timed run: a run right after another, on a virtual machine, can be a tenth "
+        "slower (default: %(default)g)",
+    )
     args = parser.parse_args()
 
     try:
@@ -385,7 +401,7 @@ def main() -> None:
         sys.exit(f"experiments: error: {error}")
     load = os.getloadavg()
     try:
-        results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data, env)
+        results, seed_walls = run_all(args.only or list(TABLE), args.anchors, args.data, env, args.settle)
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
     print(table(results, args.anchors))

@@ -217,8 +217,10 @@ def test_with_anchors_the_seed_script_runs_between_the_rows_and_its_median_row_c
     monkeypatch.setattr("bench.experiments.changes", lambda name: [])
     monkeypatch.setattr("bench.experiments.fresh_clone", lambda env: contextlib.nullcontext(None))
     monkeypatch.setattr("bench.experiments.push_experiment", lambda name, workspace, env: None)
-    results, seed_walls = run_all(["cnn-fast"], anchors=True, data_dir=None, env={})
-    assert ran == [SEED_SCRIPT, KERAS_EXAMPLE, SEED_SCRIPT, "cnn-fast", SEED_SCRIPT]
+    monkeypatch.setattr("bench.experiments.time.sleep", lambda seconds: ran.append(f"idle {seconds:g} s"))
+    results, seed_walls = run_all(["cnn-fast"], anchors=True, data_dir=None, env={}, settle=20)
+    idle = "idle 20 s"
+    assert ran == [idle, SEED_SCRIPT, idle, KERAS_EXAMPLE, idle, SEED_SCRIPT, idle, "cnn-fast", idle, SEED_SCRIPT]
     assert seed_walls == [45.6, 38.5, 39.6]
     assert list(results) == [SEED_SCRIPT, KERAS_EXAMPLE, "cnn-fast"]
     assert results[SEED_SCRIPT]["wall_s"] == 39.6 and results[SEED_SCRIPT]["fit_s"] == pytest.approx(31.6)
