@@ -100,6 +100,8 @@ def _run_forked(work: Callable[[], None]) -> None:
         work()
     except KeyboardInterrupt:  # Ctrl-C reaches both processes: the parent reports it
         code = 130
+    except SystemExit as stop:  # SIGTERM sent to both (core/signals.py): the parent reports it too
+        code = stop.code if isinstance(stop.code, int) and stop.code else 1
     except BaseException:
         traceback.print_exc()
         code = 1

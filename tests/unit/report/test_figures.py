@@ -131,6 +131,15 @@ def test_a_figure_that_fails_in_the_forked_process_fails_the_set_by_name(tmp_pat
     assert (tmp_path / "first.png").is_file()
 
 
+def test_a_stop_in_the_forked_process_ends_it_quietly_and_fails_the_set(tmp_path, capfd):
+    def stopped():
+        raise SystemExit(143)
+
+    with pytest.raises(RuntimeError, match="drawing second failed"):
+        figures.save_pngs({"first": DRAWINGS["label_histogram"], "second": stopped}, tmp_path, DPI)
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_off_linux_every_figure_is_drawn_in_this_process(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
     figures.save_pngs(drawn_where(["label_histogram", "prediction_pie"], tmp_path / "log"), tmp_path, DPI)
