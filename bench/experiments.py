@@ -397,6 +397,8 @@ def main() -> None:
         check_prepared()
         if args.json and not args.json.parent.is_dir():
             raise BenchError(f"--json {args.json}: no folder {args.json.parent} to write it in")
+        if not args.settle >= 0:
+            raise BenchError(f"--settle {args.settle:g}: expected 0 or more seconds")
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
     load = os.getloadavg()

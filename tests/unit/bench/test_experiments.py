@@ -130,6 +130,14 @@ def test_a_json_file_in_a_missing_folder_is_a_one_line_error_before_anything_run
     )
 
 
+def test_a_negative_settle_is_a_one_line_error_before_anything_runs(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["experiments", "--only", "reference", "--settle", "-5"])
+    monkeypatch.setattr("bench.experiments.check_prepared", lambda: None)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert str(exited.value) == "experiments: error: --settle -5: expected 0 or more seconds"
+
+
 def recipe_row(accuracy: float, wall_s: float, without_packaging_s: float = 0.0) -> dict:
     return {"wall_s": wall_s, "without_packaging_s": without_packaging_s, "test": {"accuracy": accuracy}}
 
