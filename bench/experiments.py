@@ -42,7 +42,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.harness import BenchError, base_env, check_data_dir, git, median, read_timing, time_floor, venv_bin
+from bench.harness import BenchError, base_env, check_data_dir, dvc, git, median, read_timing, time_floor, venv_bin
 from mnist_dvc.core import paths
 from mnist_dvc.core.params import compose
 from mnist_dvc.core.prepared import read_split
@@ -147,25 +147,18 @@ def fresh_clone(env: dict[str, str]) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="mnist-experiments-") as temp:
         root = Path(temp) / "project"
         git(["clone", "-q", str(Path.cwd()), str(root)], Path.cwd())
-        cache = Path(_dvc(["cache", "dir"], Path.cwd(), env).strip()).resolve()
-        _dvc(["remote", "add", "--local", "--default", "workspace", str(cache)], root, env)
-        _dvc(["pull", "-q", "check", "prepare"], root, env)
+        cache = Path(dvc(["cache", "dir"], Path.cwd(), env).strip()).resolve()
+        dvc(["remote", "add", "--local", "--default", "workspace", str(cache)], root, env)
+        dvc(["pull", "-q", "check", "prepare"], root, env)
         # DVC hashes the data it has not seen at this path once, here rather than in the row's time.
         subprocess.run(["dvc", "status"], cwd=root, capture_output=True, env=env)
         yield root
 
 
-def _dvc(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise BenchError(f"dvc {' '.join(args)} in {cwd} failed: {result.stderr.strip()}")
-    return result.stdout
-
-
 def push_experiment(recipe: str, workspace: Path, env: dict[str, str]) -> None:
     """The row's experiment, from its clone to this repository (`dvc exp show` lists it), replacing the one of an
     earlier run of the table."""
-    _dvc(["exp", "push", "-q", "--force", "--no-cache", "origin", experiment_name(recipe)], workspace, env)
+    dvc(["exp", "push", "-q", "--force", "--no-cache", "origin", experiment_name(recipe)], workspace, env)
 
 
 def run_recipe(recipe: str, env: dict[str, str], workspace: Path) -> dict:
@@ -202,9 +195,7 @@ def run_anchor(name: str, data_dir: Path, env: dict[str, str]) -> dict:
 
 def metrics_of(recipe: str, env: dict[str, str], workspace: Path) -> dict:
     """Test and validation metrics of an experiment, from `dvc exp show --json`."""
-    show = ["dvc", "exp", "show", "--json"]
-    shown = subprocess.run(show, cwd=workspace, capture_output=True, text=True, check=True, env=env)
-    rows = json.loads(shown.stdout)
+    rows = json.loads(dvc(["exp", "show", "--json"], workspace, env))
     for baseline in rows:
         for experiment in baseline.get("experiments") or []:
             if experiment["name"] == experiment_name(recipe):

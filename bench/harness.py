@@ -177,6 +177,14 @@ def git(args: list[str], cwd: Path) -> str:
     return result.stdout
 
 
+def dvc(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    """What a dvc command prints on stdout (stderr apart, where DVC writes its warnings); a BenchError if it fails."""
+    result = subprocess.run(["dvc", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BenchError(f"dvc {' '.join(args)} in {cwd} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
 def project_files() -> list[str]:
     """The project as a clone would have it, plus work not yet committed: tracked and untracked, not ignored."""
     listed = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], PROJECT_ROOT).split("\0")

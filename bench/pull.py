@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,6 +58,9 @@ from bench.harness import (
     stage_env,
     venv_bin,
     versions,
+)
+from bench.harness import (
+    dvc as dvc_stdout,
 )
 
 GOAL = 10.0
@@ -122,11 +124,8 @@ def dvc(bench: Bench, args: list[str], cwd: Path, label: str, env: dict[str, str
 
 
 def dvc_json(bench: Bench, args: list[str], cwd: Path) -> object:
-    """The JSON a dvc command prints on stdout (stderr apart, where DVC writes its warnings)."""
-    result = subprocess.run(["dvc", *args], cwd=cwd, env=bench.env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BenchError(f"dvc {' '.join(args)} in {cwd} failed: {result.stderr.strip()}")
-    return json.loads(result.stdout)
+    """The JSON a dvc command prints on stdout."""
+    return json.loads(dvc_stdout(args, cwd, bench.env))
 
 
 def default_remote(root: Path, workdir: Path) -> Path:
