@@ -4,8 +4,6 @@ A new input pipeline (another source, another recipe) goes here; the network is 
 the augmentation itself in augment.py.
 """
 
-from collections.abc import Callable
-
 import numpy as np
 import tensorflow as tf
 
@@ -27,8 +25,8 @@ def hold(array: np.ndarray) -> tf.Variable:
     """An array held once in TensorFlow's memory, for the input pipelines below to read from.
 
     A variable rather than a constant: with op determinism on, tf.data copies every
-    tensor that a pipeline captures each time an iterator is made (Keras makes one per
-    epoch for validation), while a variable is captured by reference and never copied.
+    tensor that a pipeline's functions capture each time an iterator is made, while a
+    variable is captured by reference and never copied.
     """
     return tf.Variable(array, trainable=False)
 
@@ -83,36 +81,36 @@ def training_batches(
 
 def evaluation_batches(split: Split, batch_size: int, one_hot_classes: int | None = None) -> tf.data.Dataset:
     """The split's batches in order, never augmented; labels one-hot with one_hot_classes, as in training_batches."""
-    rows = _rows(split, one_hot_classes)
-    batches = tf.data.Dataset.range(0, len(split.labels), batch_size).map(lambda start: rows(start, start + batch_size))
-    return _as_written(batches.prefetch(1))
+    return _as_written(_in_batches(split, batch_size, one_hot_classes).prefetch(1))
 
 
 def validation_pairs(split: Split, batch_size: int, one_hot_classes: int | None = None) -> tf.data.Dataset:
     """evaluation_batches() two at a time, for a validation step that scores both at once (training.py): each element
     is (first batch, second batch, whether the second counts). An odd last batch comes with a copy of itself that
     does not count, so that every element has the same structure."""
-    rows = _rows(split, one_hot_classes)
-    count = len(split.labels)
-
-    def pair(start: tf.Tensor) -> tuple:
-        middle = tf.minimum(start + batch_size, count)
-        end = tf.minimum(start + 2 * batch_size, count)
-        counts = end > middle
-        return rows(start, middle), rows(tf.where(counts, middle, start), tf.where(counts, end, middle)), counts
-
-    return _as_written(tf.data.Dataset.range(0, count, 2 * batch_size).map(pair).prefetch(1))
+    batches = _in_batches(split, batch_size, one_hot_classes)
+    count = -(-len(split.labels) // batch_size)
+    seconds = batches.shard(2, 1)
+    if count % 2:
+        seconds = seconds.concatenate(batches.skip(count - 1))
+    counts = tf.data.Dataset.from_tensor_slices(np.arange(1, count + 1, 2) < count)
+    return _as_written(tf.data.Dataset.zip(batches.shard(2, 0), seconds, counts).prefetch(1))
 
 
-def _rows(split: Split, one_hot_classes: int | None) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """A function from (start, end) to the split's images and labels in that range, the labels one-hot over
-    one_hot_classes classes if given."""
-    images, labels = hold(split.images), hold(split.labels)
+def _in_batches(split: Split, batch_size: int, one_hot_classes: int | None) -> tf.data.Dataset:
+    """The split's batches in order, cut once as the pipeline is made, so that an iterator over them runs no function
+    of its own: Keras makes two iterators each time it validates, and one over slices that a function cut took about
+    5 ms to make, against 0.3 ms."""
+    images, labels = split.images, _labels(tf.constant(split.labels), one_hot_classes)
+    whole = len(split.labels) // batch_size * batch_size
 
-    def rows(start: tf.Tensor, end: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return images.value()[start:end], _labels(labels.value()[start:end], one_hot_classes)
+    def stacked(rows: np.ndarray | tf.Tensor) -> tf.Tensor:
+        return tf.reshape(rows[:whole], (whole // batch_size, batch_size, *rows.shape[1:]))
 
-    return rows
+    batches = tf.data.Dataset.from_tensor_slices((stacked(images), stacked(labels)))
+    if whole < len(split.labels):
+        batches = batches.concatenate(tf.data.Dataset.from_tensors((images[whole:], labels[whole:])))
+    return batches
 
 
 def _labels(labels: tf.Tensor, one_hot_classes: int | None) -> tf.Tensor:

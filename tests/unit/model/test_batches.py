@@ -72,26 +72,35 @@ def test_augmentation_off_is_the_plain_pipeline(split):
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(plain, off, strict=True))
 
 
-def test_evaluation_batches_are_the_split_in_order_never_augmented(split):
-    batches = take(evaluation_batches(split, 20), 10)
+@pytest.mark.parametrize("batch_size", [20, 25, 64])
+def test_evaluation_batches_are_the_split_in_order_never_augmented(split, batch_size):
+    """50 images: a last batch of 10, none short, one batch of them all."""
+    batches = take(evaluation_batches(split, batch_size), 10)
+    assert [len(labels) for _, labels in batches] == [min(batch_size, 50 - start) for start in range(0, 50, batch_size)]
     assert np.array_equal(np.concatenate([images for images, _ in batches]), split.images)
     assert np.array_equal(np.concatenate([labels for _, labels in batches]), split.labels)
 
 
 @pytest.mark.parametrize("one_hot_classes", [None, 10])
+@pytest.mark.parametrize(
+    ("batch_size", "expected_pairs"),
+    [(20, [(0, 1, True), (2, 2, False)]), (25, [(0, 1, True)]), (10, [(0, 1, True), (2, 3, True), (4, 4, False)])],
+)
 def test_validation_pairs_are_the_evaluation_batches_two_at_a_time_an_odd_last_one_with_a_copy_that_does_not_count(
-    split, one_hot_classes
+    split, one_hot_classes, batch_size, expected_pairs
 ):
-    """50 images in batches of 20: the batches 0-20 and 20-40, then 40-50 with a copy of itself."""
+    """50 images in batches of 20: the batches 0-20 and 20-40, then 40-50 with a copy of itself; in batches of 25,
+    one pair; in batches of 10, two pairs and the last batch with a copy of itself."""
     pairs = [
         tuple((images.numpy(), labels.numpy()) for images, labels in (first, second)) + (bool(counts),)
-        for first, second, counts in validation_pairs(split, 20, one_hot_classes)
+        for first, second, counts in validation_pairs(split, batch_size, one_hot_classes)
     ]
-    batches = take(evaluation_batches(split, 20, one_hot_classes), 3)
-    assert [counts for *_, counts in pairs] == [True, False]
-    expected = [(batches[0], batches[1]), (batches[2], batches[2])]
-    for (first, second, _), expected_pair in zip(pairs, expected, strict=True):
-        for (images, labels), (expected_images, expected_labels) in zip((first, second), expected_pair, strict=True):
+    batches = take(evaluation_batches(split, batch_size, one_hot_classes), 10)
+    assert [counts for *_, counts in pairs] == [counts for *_, counts in expected_pairs]
+    for (first, second, _), (first_index, second_index, _) in zip(pairs, expected_pairs, strict=True):
+        for (images, labels), (expected_images, expected_labels) in zip(
+            (first, second), (batches[first_index], batches[second_index]), strict=True
+        ):
             assert np.array_equal(images, expected_images) and np.array_equal(labels, expected_labels)
 
 
