@@ -35,4 +35,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_stage("check", main)
+    # data/raw is persist: DVC never deletes it, so there is nothing to put back.
+    run_stage("check", main, restores=False)

@@ -2,11 +2,12 @@
 
 DVC deletes a stage's outputs before it runs the stage's command. Each stage, run by DVC, therefore starts by
 checking out from DVC's cache the outputs that dvc.lock records for it, in a process of its own beside the stage's
-own start (its imports, its inputs read); its atomic writes replace them only once the run has succeeded, and
-not before that process is done. A run that fails on bad params or data, is interrupted or is killed leaves the
-last good outputs in place, still described by dvc.lock. An output that a stage writes in place as it goes
-(train's live log) is put back the same way when the stage fails. No output needs DVC's `persist`, which
-would turn the run-cache off.
+own start (its imports, its inputs read), unless there is nothing to put back (check's raw data, which DVC never
+deletes; the model card, of which it keeps no copy); its atomic writes replace them only once the run has succeeded,
+and not before that process is done. A run that fails on bad params or data,
+is interrupted or is killed leaves the last good outputs in place, still described by dvc.lock. An output that a
+stage writes in place as it goes (train's live log) is put back the same way when the stage fails. No output needs
+DVC's `persist`, which would turn the run-cache off.
 """
 
 import contextlib
@@ -30,13 +31,18 @@ TIMINGS_ENV = "MNIST_TIMINGS"
 _restoring: subprocess.Popen | None = None
 
 
-def run_stage(name: str, main: Callable[[], None]) -> None:
+def run_stage(name: str, main: Callable[[], None], *, restores: bool = True) -> None:
     """Put back the stage's last good outputs, then run its main as a command: one-line errors, prompt exit.
-    Its duration is recorded for the benchmarks (record_timing), which tell the pipeline's stages apart with it."""
+    Its duration is recorded for the benchmarks (record_timing), which tell the pipeline's stages apart with it.
+
+    restores=False for a stage whose outputs DVC never deletes (persist) or keeps no copy of (neither in its cache
+    nor in its run-cache): there is nothing to put back, and the process that would look costs a third of a second
+    (tests/unit/test_dvc_yaml.py holds each stage to dvc.yaml)."""
 
     def restored_then_main() -> None:
         started = time.perf_counter()
-        start_restoring()
+        if restores:
+            start_restoring()
         try:
             main()
         finally:

@@ -134,6 +134,46 @@ def test_every_stage_comes_after_the_check():
         assert any(dep.startswith(f"{paths.PREPARED_DIR}/") for dep in PIPELINE["stages"][name]["deps"]), name
 
 
+def outputs(stage: dict) -> list[tuple[str, dict]]:
+    """Each output of a stage as (outs, metrics or plots; its options)."""
+    return [
+        (kind, (next(iter(entry.values())) or {}) if isinstance(entry, dict) else {})
+        for kind in ("outs", "metrics", "plots")
+        for entry in stage.get(kind, [])
+    ]
+
+
+def dvc_keeps_a_copy_to_put_back(stage: dict) -> bool:
+    """Whether DVC deletes one of the stage's outputs before running it and keeps a copy of it: in its cache, or in
+    its run-cache, which covers a stage with no persist output and none kept in git but metrics and plots
+    (dvc/stage/__init__.py, dvc/stage/cache.py)."""
+    deleted = [(kind, options) for kind, options in outputs(stage) if not options.get("persist")]
+    run_cached = len(deleted) == len(outputs(stage)) and all(
+        options.get("cache", True) or kind != "outs" for kind, options in deleted
+    )
+    return bool(deleted) and (run_cached or any(options.get("cache", True) for _, options in deleted))
+
+
+def restores(name: str) -> bool:
+    """The restores= that the stage's module passes to run_stage (True unless it says)."""
+    source = (PROJECT_ROOT / "stages" / f"{name}.py").read_text()
+    (call,) = (
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_stage"
+    )
+    return next((ast.literal_eval(k.value) for k in call.keywords if k.arg == "restores"), True)
+
+
+@pytest.mark.parametrize("name", list(PIPELINE["stages"]))
+def test_a_stage_puts_back_its_last_good_outputs_exactly_when_dvc_keeps_a_copy(name):
+    assert restores(name) == dvc_keeps_a_copy_to_put_back(PIPELINE["stages"][name])
+
+
+def test_only_check_and_card_have_nothing_to_put_back():
+    assert [name for name in PIPELINE["stages"] if not restores(name)] == ["check", "card"]
+
+
 def stage_plots(stage: str) -> dict[str, dict]:
     return {path: props for entry in PIPELINE["stages"][stage]["plots"] for path, props in entry.items()}
 
