@@ -4,10 +4,10 @@ DVC deletes a stage's outputs before it runs the stage's command. Each stage, ru
 checking out from DVC's cache the outputs that dvc.lock records for it, in a process of its own beside the stage's
 own start (its imports, its inputs read), unless there is nothing to put back (check's raw data, which DVC never
 deletes; the model card, of which it keeps no copy); its atomic writes replace them only once the run has succeeded,
-and not before that process is done. A run that fails on bad params or data,
-is interrupted or is killed leaves the last good outputs in place, still described by dvc.lock. An output that a
-stage writes in place as it goes (train's live log) is put back the same way when the stage fails. No output needs
-DVC's `persist`, which would turn the run-cache off.
+and not before that process is done. A run that fails on bad params or data, is interrupted or is killed leaves the
+last good outputs in place, still described by dvc.lock. An output that a stage writes in place as it goes (train's
+live log) is put back the same way when the stage fails. No output needs DVC's `persist`, which would turn the
+run-cache off.
 """
 
 import contextlib

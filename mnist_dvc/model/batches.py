@@ -1,8 +1,10 @@
-"""How the prepared splits reach the network: batches made in TensorFlow, the same way for training and scoring.
+"""How the prepared splits reach the network: batches made in TensorFlow for training and scoring, images uint8.
 
 A new input pipeline (another source, another recipe) goes here; the network is in network.py,
 the augmentation itself in augment.py.
 """
+
+import math
 
 import numpy as np
 import tensorflow as tf
@@ -89,11 +91,12 @@ def validation_pairs(split: Split, batch_size: int, one_hot_classes: int | None 
     is (first batch, second batch, whether the second counts). An odd last batch comes with a copy of itself that
     does not count, so that every element has the same structure."""
     batches = _in_batches(split, batch_size, one_hot_classes)
-    count = -(-len(split.labels) // batch_size)
+    count = math.ceil(len(split.labels) / batch_size)
     seconds = batches.shard(2, 1)
     if count % 2:
         seconds = seconds.concatenate(batches.skip(count - 1))
-    counts = tf.data.Dataset.from_tensor_slices(np.arange(1, count + 1, 2) < count)
+    # The second batches are the 2nd, 4th...: each counts if the split has that many.
+    counts = tf.data.Dataset.from_tensor_slices(np.arange(2, count + 2, 2) <= count)
     return _as_written(tf.data.Dataset.zip(batches.shard(2, 0), seconds, counts).prefetch(1))
 
 
