@@ -1,6 +1,7 @@
 """Keras loads without scikit-learn, matplotlib and pandas in every stage and command, and they still import after;
 and without the garbage collector, which afterwards leaves what the import made out of its runs."""
 
+import functools
 import gc
 import json
 import subprocess
@@ -36,6 +37,7 @@ SHOW = textwrap.dedent(
 )
 
 
+@functools.cache  # each run is a TensorFlow import of its own (seconds); the tests read the same runs
 def loaded_with_keras(first: str, before: str = "") -> dict:
     code = SHOW.format(first=first, before=before)
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
