@@ -80,6 +80,8 @@ PACKAGING_STAGES = ("export", "card")
 ACCURACY_GOALS = ((0.992, 1.0), (0.995, 3.0))
 # And the most accurate row within this many times.
 BEST_WITHIN = 10.0
+# The longest idle --settle allows before each timed run: ten minutes.
+MAX_SETTLE_S = 600.0
 # The reference's fit, at most this many times the FLOP floor of its multiplies.
 FIT_OVER_FLOOR_GOAL = 1.3
 
@@ -377,7 +379,7 @@ def main() -> None:
         default=20.0,
         metavar="SECONDS",
         help="idle seconds before each timed run: a run right after another, on a virtual machine, can be a tenth "
-        "slower (default: %(default)g)",
+        f"slower; 0 to {MAX_SETTLE_S:g} (default: %(default)g)",
     )
     args = parser.parse_args()
 
@@ -388,8 +390,8 @@ def main() -> None:
         check_prepared()
         if args.json and not args.json.parent.is_dir():
             raise BenchError(f"--json {args.json}: no folder {args.json.parent} to write it in")
-        if not args.settle >= 0:
-            raise BenchError(f"--settle {args.settle:g}: expected 0 or more seconds")
+        if not 0 <= args.settle <= MAX_SETTLE_S:
+            raise BenchError(f"--settle {args.settle:g}: expected 0 to {MAX_SETTLE_S:g} seconds")
     except BenchError as error:
         sys.exit(f"experiments: error: {error}")
     load = os.getloadavg()

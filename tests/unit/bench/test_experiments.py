@@ -130,12 +130,14 @@ def test_a_json_file_in_a_missing_folder_is_a_one_line_error_before_anything_run
     )
 
 
-def test_a_negative_settle_is_a_one_line_error_before_anything_runs(monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["experiments", "--only", "reference", "--settle", "-5"])
+@pytest.mark.parametrize("settle", ["-5", "nan", "inf", "601"])
+def test_a_settle_out_of_range_is_a_one_line_error_before_anything_runs(monkeypatch, settle):
+    """Negative, NaN, or longer than time.sleep() or anyone would wait."""
+    monkeypatch.setattr(sys, "argv", ["experiments", "--only", "reference", "--settle", settle])
     monkeypatch.setattr("bench.experiments.check_prepared", lambda: None)
     with pytest.raises(SystemExit) as exited:
         main()
-    assert str(exited.value) == "experiments: error: --settle -5: expected 0 or more seconds"
+    assert str(exited.value) == f"experiments: error: --settle {settle}: expected 0 to 600 seconds"
 
 
 def recipe_row(accuracy: float, wall_s: float, without_packaging_s: float = 0.0) -> dict:
